@@ -1,0 +1,1 @@
+"""trainjob_operator: the kopf operator that turns TrainJobs into workers."""

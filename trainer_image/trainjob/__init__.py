@@ -1,0 +1,1 @@
+"""trainjob: the in-pod training library, the local runner and the CLI."""
