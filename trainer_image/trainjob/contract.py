@@ -119,7 +119,7 @@ def process_environment(node_rank: int, local_rank: int, nproc_per_node: int) ->
 
 
 #: Programs that start one process per local rank by themselves, reading the `PET_*` variables.
-SELF_LAUNCHING_PROGRAMS = ("torchrun", "trainjob-launch")
+SELF_LAUNCHING_PROGRAMS = ("torchrun",)
 
 #: The node launcher that starts `numProcPerNode` processes when the user's command does not.
 NODE_LAUNCHER = ("python", "-m", "trainjob.launch", "--")
