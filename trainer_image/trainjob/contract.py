@@ -134,8 +134,10 @@ def worker_command(spec: Mapping[str, Any]) -> tuple[list[str], list[str]]:
     """
     command = list(spec.get("command") or [])
     args = list(spec.get("args") or [])
-    if int(spec.get("numProcPerNode", 1)) > 1 and command and os.path.basename(command[0]) not in (
-        SELF_LAUNCHING_PROGRAMS
+    if (
+        int(spec.get("numProcPerNode", 1)) > 1
+        and command
+        and os.path.basename(command[0]) not in (SELF_LAUNCHING_PROGRAMS)
     ):
         return [*NODE_LAUNCHER, *command], args
     return command, args
@@ -189,7 +191,11 @@ class WorkerEnvironment:
         if not 0 <= rank < world_size:
             raise ContractError(f"{RANK}={rank} is outside 0..{world_size - 1} ({WORLD_SIZE}={world_size})")
         name = env.get(TRAINJOB_NAME)
-        job = JobIdentity(name, env.get(TRAINJOB_NAMESPACE, "default"), env.get(TRAINJOB_UID, "")) if name else None
+        job = (
+            JobIdentity(name, env.get(TRAINJOB_NAMESPACE, "default"), env.get(TRAINJOB_UID, ""))
+            if name
+            else None
+        )
         try:
             config = json.loads(env.get(TRAINJOB_CONFIG) or "{}")
         except json.JSONDecodeError as error:

@@ -1,0 +1,36 @@
+"""Status sinks other than the apiserver: a JSON file the local runner reads."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from trainjob.status.merge import merge
+
+
+class FileSink:
+    """Keeps the merged status in a JSON file, replaced atomically on every write."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self.document: dict[str, Any] = {}
+
+    def write(self, fragment: dict[str, Any]) -> None:
+        """Merge `fragment` into the document and rewrite the file."""
+        self.document = merge(self.document, fragment)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, temporary = tempfile.mkstemp(prefix=".status-", dir=self.path.parent)
+        with os.fdopen(fd, "w") as handle:
+            json.dump(self.document, handle, sort_keys=True)
+        os.replace(temporary, self.path)
+
+
+def read_status_file(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The status a `FileSink` wrote, or {} if there is none yet."""
+    try:
+        return json.loads(Path(path).read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return {}
