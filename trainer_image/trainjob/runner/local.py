@@ -7,6 +7,7 @@ import shutil
 import signal
 import socket
 import sys
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -60,6 +61,11 @@ class LocalRun:
         self.status_file = options.run_dir / STATUS_FILE_NAME
         self._group: ProcessGroup | None = None
 
+    def worker_pids(self) -> dict[str, int]:
+        """Process ids of the current group's node processes, by label (empty before the start)."""
+        group = self._group
+        return group.pids() if group is not None else {}
+
     def reported_status(self) -> dict[str, Any]:
         """What the rank-0 reporter has written so far."""
         return read_status_file(self.status_file)
@@ -75,9 +81,11 @@ class LocalRun:
         backoff_limit = int(run_policy.get("backoffLimit", 0))
         deadline_s = run_policy.get("activeDeadlineSeconds")
         deadline = time.monotonic() + float(deadline_s) if deadline_s else None
-        previous = {
-            signum: signal.signal(signum, self._interrupt) for signum in (signal.SIGINT, signal.SIGTERM)
-        }
+        previous = {}
+        if threading.current_thread() is threading.main_thread():
+            previous = {
+                signum: signal.signal(signum, self._interrupt) for signum in (signal.SIGINT, signal.SIGTERM)
+            }
         try:
             while True:
                 self._group = ProcessGroup(self._node_specs(_free_port()), self.on_line, self.options.grace_s)

@@ -82,9 +82,7 @@ class LocalStatus:
             conditions.append(
                 _condition("EarlyStopped", True, early.get("reason", ""), early.get("message", ""), now)
             )
-        conditions.append(
-            _condition("Ready", phase == "Succeeded", phase, f"the job phase is {phase}", now)
-        )
+        conditions.append(_condition("Ready", phase == "Succeeded", phase, f"the job phase is {phase}", now))
         return conditions
 
     def _failure_reason(self) -> tuple[str, str]:
