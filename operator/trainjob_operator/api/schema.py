@@ -1,0 +1,413 @@
+"""The TrainJob's OpenAPI v3 schema and CEL rules: the one source of truth of the API.
+
+The CRD (`crd.py`), defaulting and the local validator (`validation.py`) are all driven by
+`TRAINJOB_SCHEMA`; every field is documented where it is declared.
+"""
+
+from __future__ import annotations
+
+from trainjob.contract import DEFAULT_MASTER_PORT, RESERVED_VARIABLES
+
+from trainjob_operator.api import corev1
+from trainjob_operator.api.enums import (
+    CONDITION_STATUSES,
+    PULL_POLICIES,
+    Backend,
+    CleanPodPolicy,
+    Mode,
+    Phase,
+)
+from trainjob_operator.api.names import (
+    DNS_1035_LABEL,
+    MAX_NAME_LENGTH,
+    MAX_NODES,
+    MAX_PROC_PER_NODE,
+    PREFIX,
+)
+from trainjob_operator.api.openapi import (
+    Schema,
+    array,
+    boolean,
+    free_form,
+    integer,
+    number,
+    obj,
+    rule,
+    string,
+    string_map,
+    with_rules,
+)
+
+#: Bound on the lists CEL rules iterate over, so that the apiserver's cost estimate stays low.
+MAX_LIST = 64
+MAX_ENV = 256
+
+#: Spec fields that cannot change once the workers have started (`status.startTime` is set).
+IMMUTABLE_ONCE_STARTED = ("image", "command", "numNodes", "numProcPerNode", "backend")
+
+
+def _cel_strings(values: tuple[str, ...]) -> str:
+    """A CEL list literal of strings."""
+    return "[" + ", ".join(f"'{value}'" for value in values) + "]"
+
+
+ENV_VAR = with_rules(
+    corev1.env_var("An environment variable of the worker container."),
+    rule(
+        f"!(self.name in {_cel_strings(RESERVED_VARIABLES)})",
+        "the variable is set by trainjob (the environment contract) and cannot be overridden",
+        message_expression="'the variable ' + self.name + ' is set by trainjob (the environment contract) "
+        "and cannot be overridden'",
+        field_path=".name",
+        reason="FieldValueForbidden",
+    ),
+)
+
+POD_TEMPLATE = obj(
+    "What the operator merges into every worker pod. Nothing here is dropped: a field the operator "
+    "also sets is combined with the user's (labels, security contexts) or the user's value wins.",
+    {
+        "labels": string_map(
+            "Labels of the worker pods, added to the operator's own.",
+            max_properties=128,
+            rules=[
+                rule(
+                    f"self.all(key, !key.startsWith('{PREFIX}/'))",
+                    f"labels with the {PREFIX}/ prefix are set by the operator",
+                    reason="FieldValueForbidden",
+                )
+            ],
+        ),
+        "annotations": string_map("Annotations of the worker pods."),
+        "nodeSelector": string_map("Node labels a worker's node must have."),
+        "tolerations": array(
+            "Taints the workers tolerate (for example of GPU nodes).",
+            corev1.toleration("A toleration."),
+            max_items=MAX_LIST,
+        ),
+        "affinity": corev1.affinity("Node and pod (anti-)affinity of the workers (core/v1 Affinity)."),
+        "volumes": array(
+            "Volumes of the worker pods (core/v1 Volume), e.g. a PersistentVolumeClaim for data and "
+            "checkpoints.",
+            corev1.volume("A volume."),
+            max_items=MAX_LIST,
+            list_type="map",
+            map_keys=["name"],
+        ),
+        "volumeMounts": array(
+            "Where `volumes` appear in the worker container.",
+            corev1.volume_mount("A volume mount."),
+            max_items=MAX_LIST,
+            list_type="map",
+            map_keys=["mountPath"],
+        ),
+        "priorityClassName": string("The PriorityClass of the worker pods."),
+        "serviceAccountName": string(
+            "The ServiceAccount the user's code runs as. By default the workers run as the per-job "
+            "ServiceAccount `<name>-reporter`; when this is set, the operator binds the reporter's Role "
+            "to this account too, so that the status reporter keeps working."
+        ),
+        "imagePullSecrets": array(
+            "Secrets to pull the image with.",
+            corev1.local_object_reference("A Secret in the TrainJob's namespace."),
+            max_items=MAX_LIST,
+        ),
+        "securityContext": corev1.pod_security_context(
+            "The pod security context, merged over the operator's defaults (runAsNonRoot, seccomp "
+            "RuntimeDefault)."
+        ),
+        "containerSecurityContext": corev1.security_context(
+            "The worker container's security context, merged over the operator's defaults "
+            "(no privilege escalation, all capabilities dropped)."
+        ),
+    },
+    rules=[
+        rule(
+            "!has(self.volumeMounts) || self.volumeMounts.all(m, has(self.volumes) && "
+            "self.volumes.exists(v, v.name == m.name))",
+            "every volumeMount must name a volume in podTemplate.volumes",
+            field_path=".volumeMounts",
+            reason="FieldValueInvalid",
+        )
+    ],
+)
+
+RUN_POLICY = obj(
+    "How the workers are run, restarted, stopped and cleaned up.",
+    {
+        "backoffLimit": integer(
+            "How many times the whole group of workers is restarted after a worker fails (DDP cannot "
+            "survive a lost rank). The count is kept in `status.restarts` and never reset.",
+            minimum=0,
+            default=0,
+        ),
+        "activeDeadlineSeconds": integer(
+            "How long the job may run, from `status.startTime` and across restarts, before it fails with "
+            "reason DeadlineExceeded.",
+            minimum=1,
+        ),
+        "ttlSecondsAfterFinished": integer(
+            "Delete the TrainJob (and so its children) this many seconds after it finished.", minimum=0
+        ),
+        "suspend": boolean(
+            "Suspend the workers (their pods are deleted) until set back to false. A queue such as Kueue "
+            "may also suspend and resume them.",
+            default=False,
+        ),
+        "cleanPodPolicy": string(
+            "Which worker pods to delete once the job finished: `None` keeps them, `Running` deletes the "
+            "ones still running, `All` deletes every one (logs go with them).",
+            enum=list(CleanPodPolicy),
+            default=CleanPodPolicy.RUNNING,
+        ),
+    },
+    default={},
+)
+
+EARLY_STOPPING = obj(
+    "Stop training when the monitored metric stops improving; decided by all ranks together.",
+    {
+        "monitor": string("The metric to watch, as the training script reports it.", default="val_loss"),
+        "mode": string(
+            "Whether smaller (`min`) or larger (`max`) is better.", enum=list(Mode), default=Mode.MIN
+        ),
+        "patience": integer(
+            "How many epochs without improvement to wait before stopping.", minimum=0, default=3
+        ),
+        "minDelta": number("The smallest change that counts as an improvement.", minimum=0, default=0),
+        "stoppingThreshold": number("Stop as soon as the metric is at least this good."),
+        "divergenceThreshold": number("Stop (as diverged) as soon as the metric is worse than this."),
+    },
+    rules=[
+        rule(
+            "!has(self.stoppingThreshold) || !has(self.divergenceThreshold) || (self.mode == 'min' "
+            "? self.divergenceThreshold > self.stoppingThreshold "
+            ": self.divergenceThreshold < self.stoppingThreshold)",
+            "divergenceThreshold must be worse than stoppingThreshold: greater with mode min, smaller "
+            "with mode max",
+            field_path=".divergenceThreshold",
+            reason="FieldValueInvalid",
+        )
+    ],
+)
+
+CHECKPOINT = obj(
+    "Where and how often rank 0 saves checkpoints; a restarted group resumes from the latest one.",
+    {
+        "path": string(
+            "The directory of the checkpoints, for example on a volume from `podTemplate.volumes`.",
+            min_length=1,
+        ),
+        "everyEpochs": integer("Save a checkpoint every this many epochs.", minimum=1, default=1),
+        "keepLast": integer("How many of the newest checkpoints to keep.", minimum=1, default=3),
+        "resume": boolean(
+            "Resume from the latest checkpoint in `path` when the workers start.", default=True
+        ),
+    },
+    required=["path"],
+)
+
+SPEC = obj(
+    "The desired training run.",
+    {
+        "image": string(
+            "The worker image; it contains the training code and the trainjob library.", min_length=1
+        ),
+        "imagePullPolicy": string("When to pull the image.", enum=PULL_POLICIES),
+        "command": array(
+            "The training entry point, e.g. `[python, train.py]` or `[torchrun, train.py]`. With more "
+            "than one process per node and a command other than torchrun, trainjob's node launcher "
+            "starts the processes.",
+            string("A word of the command."),
+            min_items=1,
+        ),
+        "args": array("Arguments appended to the command.", string("An argument.")),
+        "workingDir": string("The worker container's working directory."),
+        "numNodes": integer(
+            "How many worker pods (nodes) train together.", minimum=1, maximum=MAX_NODES, default=1
+        ),
+        "numProcPerNode": integer(
+            "How many training processes each pod runs (typically one per GPU).",
+            minimum=1,
+            maximum=MAX_PROC_PER_NODE,
+            default=1,
+        ),
+        "backend": string(
+            "The torch.distributed backend; `auto` is nccl when resourcesPerNode asks for `nvidia.com/gpu`, "
+            "gloo otherwise.",
+            enum=list(Backend),
+            default=Backend.AUTO,
+        ),
+        "masterPort": integer(
+            "The rendezvous port of worker 0.", minimum=1024, maximum=65535, default=DEFAULT_MASTER_PORT
+        ),
+        "resourcesPerNode": corev1.resource_requirements("The resources of each worker pod (core/v1)."),
+        "env": array(
+            "Extra environment variables of the workers; the contract's own variables cannot be set.",
+            ENV_VAR,
+            max_items=MAX_ENV,
+            list_type="map",
+            map_keys=["name"],
+        ),
+        "podTemplate": POD_TEMPLATE,
+        "runPolicy": RUN_POLICY,
+        "earlyStopping": EARLY_STOPPING,
+        "checkpoint": CHECKPOINT,
+        "maxEpochs": integer("How many epochs to train at most.", minimum=1, maximum=100000),
+    },
+    required=["image", "command", "maxEpochs"],
+)
+
+
+def _time(description: str) -> Schema:
+    """A timestamp in RFC 3339 (`2024-05-01T12:00:00Z`)."""
+    return string(description, format="date-time")
+
+
+CONDITION = obj(
+    "A condition, as Kubernetes conventions define it (metav1.Condition).",
+    {
+        "type": string("The condition's type, e.g. Running or Ready.", max_length=316),
+        "status": string("Whether the condition holds.", enum=CONDITION_STATUSES),
+        "reason": string("A CamelCase word for why.", max_length=1024),
+        "message": string("A sentence for people: what happened, and which worker.", max_length=32768),
+        "lastTransitionTime": _time("When the status last changed."),
+        "observedGeneration": integer("The `metadata.generation` the condition was computed for.", minimum=0),
+    },
+    required=["type", "status"],
+)
+
+WORKERS = obj(
+    "How many worker pods of the current attempt are in which state.",
+    {
+        "active": integer("Pending or running workers.", minimum=0),
+        "succeeded": integer("Workers that exited 0.", minimum=0),
+        "failed": integer("Workers that failed.", minimum=0),
+        "total": integer("Workers of the job (numNodes).", minimum=0),
+    },
+)
+
+FAILURE = obj(
+    "The latest worker failure: which worker, and why.",
+    {
+        "worker": integer("The failed worker's index (node rank).", minimum=0),
+        "pod": string("The failed worker's pod."),
+        "exitCode": integer("The worker container's exit code."),
+        "reason": string("Why: OOMKilled, Error, Evicted, ImagePullBackOff, DeadlineExceeded, ..."),
+        "message": string("The whole story, as in the Failed or Restarting condition."),
+    },
+)
+
+PROGRESS = obj(
+    "Training progress, written by the reporter in rank 0.",
+    {
+        "epoch": integer("The current epoch (1-based).", minimum=0),
+        "totalEpochs": integer("The epochs to train (maxEpochs).", minimum=0),
+        "step": integer("The current step within the epoch.", minimum=0),
+        "totalSteps": integer("The steps of an epoch.", minimum=0),
+        "percent": number("How much of the whole training is done, 0 to 100."),
+        "etaSeconds": number("The estimated time to the end of training."),
+        "samplesPerSecond": number("Training throughput over all ranks."),
+        "lastUpdateTime": _time("When the reporter last wrote progress."),
+    },
+)
+
+METRICS = obj(
+    "The latest metrics, written by the reporter in rank 0.",
+    {
+        "loss": number("The latest training loss."),
+        "valLoss": number("The latest validation loss."),
+        "lr": number("The current learning rate."),
+        "values": free_form("Every reported metric by name (numbers)."),
+        "best": number("The best value of the monitored metric so far."),
+        "bestEpoch": integer("The epoch of the best value.", minimum=0),
+        "monitor": string("The metric `best` refers to."),
+    },
+)
+
+EARLY_STOPPING_STATUS = obj(
+    "The early-stopping state, written by the reporter in rank 0.",
+    {
+        "triggered": boolean("Whether training stopped early."),
+        "reason": string("Why it stopped: no improvement, stopping threshold reached, diverged."),
+        "message": string("The same, in a sentence."),
+        "epoch": integer("The epoch at which it stopped.", minimum=0),
+        "best": number("The best value of the monitored metric."),
+        "wait": integer("Epochs since the last improvement.", minimum=0),
+        "patience": integer("The patience in effect.", minimum=0),
+    },
+)
+
+CHECKPOINT_STATUS = obj(
+    "The latest checkpoint, written by the reporter in rank 0.",
+    {"path": string("The latest checkpoint's file."), "epoch": integer("Its epoch.", minimum=0)},
+)
+
+STATUS = obj(
+    "The observed state. The operator writes phase, conditions, observedGeneration, times, restarts, "
+    "workers and failure; the reporter in rank 0 writes progress, metrics, earlyStopping, checkpoint and "
+    "stoppedOnRequest; a user may set stopRequested.",
+    {
+        "phase": string("A one-word summary.", enum=list(Phase)),
+        "conditions": array(
+            "Conditions by type (Created, Running, Suspended, Restarting, Succeeded, Failed, EarlyStopped, "
+            "Ready, Reconciling, Stalled).",
+            CONDITION,
+            list_type="map",
+            map_keys=["type"],
+        ),
+        "observedGeneration": integer("The `metadata.generation` the operator last acted on.", minimum=0),
+        "startTime": _time("When the workers started (reset when resumed after a suspension)."),
+        "completionTime": _time("When the job finished."),
+        "restarts": integer("How many times the whole group was restarted; never reset.", minimum=0),
+        "workers": WORKERS,
+        "failure": FAILURE,
+        "progress": PROGRESS,
+        "metrics": METRICS,
+        "earlyStopping": EARLY_STOPPING_STATUS,
+        "checkpoint": CHECKPOINT_STATUS,
+        "stopRequested": boolean("Set to ask the trainer to stop after the current epoch (and checkpoint)."),
+        "stoppedOnRequest": boolean("Whether the trainer stopped because of stopRequested."),
+    },
+)
+
+
+def _immutable_once_started(field: str) -> Schema:
+    """A root transition rule: `spec.<field>` may change only until the workers started."""
+    return rule(
+        "!has(oldSelf.status) || !has(oldSelf.status.startTime) || "
+        f"self.spec.{field} == oldSelf.spec.{field}",
+        f"spec.{field} cannot change once the job has started; create a new TrainJob instead",
+        field_path=f".spec.{field}",
+        reason="FieldValueForbidden",
+    )
+
+
+NAME_RULES = (
+    rule(
+        f"!has(self.metadata.name) || self.metadata.name.size() <= {MAX_NAME_LENGTH}",
+        f"metadata.name may have at most {MAX_NAME_LENGTH} characters: the workers' Service "
+        "(<name>-workers) and pod hostnames (<name>-<index>) must be DNS labels of at most 63",
+        reason="FieldValueInvalid",
+    ),
+    rule(
+        f"!has(self.metadata.name) || self.metadata.name.matches('{DNS_1035_LABEL}')",
+        "metadata.name must consist of lowercase letters, digits and '-', start with a letter and end "
+        "with a letter or digit: it names the workers' Service and hostnames",
+        reason="FieldValueInvalid",
+    ),
+)
+
+TRAINJOB_SCHEMA: Schema = obj(
+    "A distributed PyTorch training run: numNodes pods with numProcPerNode processes each, "
+    "rendezvous through a headless Service, status reported by rank 0.",
+    {
+        "apiVersion": string("The versioned schema of this object."),
+        "kind": string("The kind of this object."),
+        "metadata": {"type": "object", "description": "Standard object metadata."},
+        "spec": SPEC,
+        "status": STATUS,
+    },
+    required=["spec"],
+    rules=[*NAME_RULES, *(_immutable_once_started(field) for field in IMMUTABLE_ONCE_STARTED)],
+)
