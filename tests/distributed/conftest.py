@@ -56,7 +56,11 @@ def run_job(tmp_path: Path) -> Callable[..., JobRun]:
         lines: list[str] = []
         run_dir = tmp_path / f"run-{name}"
         manifest = TrainJobManifest(JobIdentity(name), spec, tmp_path / "manifest.yaml")
-        local = LocalRun(manifest, RunOptions(run_dir=run_dir, grace_s=20), lambda label, text: lines.append(f"{label} | {text}"))
+        local = LocalRun(
+            manifest,
+            RunOptions(run_dir=run_dir, grace_s=20),
+            lambda label, text: lines.append(f"{label} | {text}"),
+        )
         if during is None:
             status = local.run()
         else:

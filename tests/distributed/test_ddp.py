@@ -34,8 +34,12 @@ def wait_for(path: Path, local, timeout: float = 120.0) -> None:
 
 
 def test_two_rank_ddp_matches_single_process(run_job, tmp_path):
-    single = run_job(tiny_spec(1, 1, ["--out", str(tmp_path / "one"), "--batch-size", "16"]), tmp_path / "one", name="one")
-    ddp = run_job(tiny_spec(2, 1, ["--out", str(tmp_path / "two"), "--batch-size", "8"]), tmp_path / "two", name="two")
+    single = run_job(
+        tiny_spec(1, 1, ["--out", str(tmp_path / "one"), "--batch-size", "16"]), tmp_path / "one", name="one"
+    )
+    ddp = run_job(
+        tiny_spec(2, 1, ["--out", str(tmp_path / "two"), "--batch-size", "8"]), tmp_path / "two", name="two"
+    )
     assert single.status.phase == ddp.status.phase == "Succeeded", ddp.lines
     assert sorted(ddp.ranks) == [0, 1]
     assert_same_weights(single.ranks[0], ddp.ranks[0])
@@ -44,7 +48,9 @@ def test_two_rank_ddp_matches_single_process(run_job, tmp_path):
 
 
 def test_accumulation_under_ddp_matches_one_large_batch(run_job, tmp_path):
-    large = run_job(tiny_spec(1, 1, ["--out", str(tmp_path / "a"), "--batch-size", "16"]), tmp_path / "a", name="a")
+    large = run_job(
+        tiny_spec(1, 1, ["--out", str(tmp_path / "a"), "--batch-size", "16"]), tmp_path / "a", name="a"
+    )
     accumulated = run_job(
         tiny_spec(1, 2, ["--out", str(tmp_path / "b"), "--batch-size", "4", "--accumulate", "2"]),
         tmp_path / "b",
@@ -66,7 +72,10 @@ def test_a_stop_seen_by_one_rank_stops_every_rank_at_the_same_step(run_job, tmp_
 def test_sigterm_to_one_worker_stops_all_gracefully_with_a_checkpoint(run_job, tmp_path):
     out = tmp_path / "out"
     spec = tiny_spec(
-        2, 1, ["--out", str(out), "--sleep", "0.05", "--marker-step", "6"], maxEpochs=50,
+        2,
+        1,
+        ["--out", str(out), "--sleep", "0.05", "--marker-step", "6"],
+        maxEpochs=50,
         checkpoint={"path": "ckpt", "everyEpochs": 100, "keepLast": 2, "resume": True},
     )
 
@@ -85,12 +94,19 @@ def test_sigterm_to_one_worker_stops_all_gracefully_with_a_checkpoint(run_job, t
 
 def test_a_killed_worker_restarts_the_group_and_resumes_to_the_same_result(run_job, tmp_path):
     checkpoint = {"path": "ckpt", "everyEpochs": 1, "keepLast": 2, "resume": True}
-    clean = run_job(tiny_spec(2, 1, ["--out", str(tmp_path / "clean")], maxEpochs=4, checkpoint=checkpoint),
-                    tmp_path / "clean", name="clean")
+    clean = run_job(
+        tiny_spec(2, 1, ["--out", str(tmp_path / "clean")], maxEpochs=4, checkpoint=checkpoint),
+        tmp_path / "clean",
+        name="clean",
+    )
     out = tmp_path / "crash"
     spec = tiny_spec(
-        2, 1, ["--out", str(out), "--crash-rank", "1", "--crash-step", str(2 * 8 + 3)], maxEpochs=4,
-        checkpoint=checkpoint, runPolicy={"backoffLimit": 1},
+        2,
+        1,
+        ["--out", str(out), "--crash-rank", "1", "--crash-step", str(2 * 8 + 3)],
+        maxEpochs=4,
+        checkpoint=checkpoint,
+        runPolicy={"backoffLimit": 1},
     )
     crashed = run_job(spec, out, name="crash")
     assert crashed.status.restarts == 1, crashed.lines

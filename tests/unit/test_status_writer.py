@@ -1,0 +1,146 @@
+import logging
+import threading
+import time
+
+import pytest
+
+from trainjob.status.merge import merge
+from trainjob.status.sinks import FileSink, read_status_file
+from trainjob.status.writer import BackgroundWriter, PermanentWriteError, WriteSchedule
+
+
+def test_merge_is_deep_and_latest_wins_without_touching_inputs():
+    base = {"progress": {"epoch": 1, "step": 10}, "metrics": {"loss": 1.0}}
+    merged = merge(base, {"progress": {"step": 20}})
+    assert merged == {"progress": {"epoch": 1, "step": 20}, "metrics": {"loss": 1.0}}
+    assert base["progress"]["step"] == 10
+
+
+def test_schedule_coalesces_and_rate_limits():
+    schedule = WriteSchedule(min_interval_s=10, jitter=lambda: 1.0)
+    schedule.submit({"progress": {"step": 1}})
+    schedule.submit({"progress": {"step": 2}, "metrics": {"loss": 0.5}})
+    plan = schedule.plan(now=0)
+    assert plan.fragment == {"progress": {"step": 2}, "metrics": {"loss": 0.5}}
+    schedule.succeeded(now=0)
+    assert schedule.plan(now=1).fragment is None and schedule.plan(now=1).wait_s is None
+    schedule.submit({"progress": {"step": 3}})
+    assert schedule.plan(now=4).wait_s == pytest.approx(6)
+    assert schedule.plan(now=10).fragment == {"progress": {"step": 3}}
+
+
+def test_urgent_flush_skips_the_rate_limit_but_not_the_backoff():
+    schedule = WriteSchedule(min_interval_s=10, jitter=lambda: 1.0)
+    schedule.submit({"a": 1})
+    assert schedule.plan(now=0).fragment == {"a": 1}
+    schedule.succeeded(now=0)
+    schedule.submit({"a": 2})
+    assert schedule.plan(now=1, urgent=True).fragment == {"a": 2}
+    schedule.failed(now=1, fragment={"a": 2})
+    assert schedule.plan(now=1.1, urgent=True).fragment is None
+
+
+def test_backoff_doubles_with_jitter_up_to_the_cap_and_resets_on_success():
+    schedule = WriteSchedule(min_interval_s=1, base_backoff_s=1, max_backoff_s=8, jitter=lambda: 1.0)
+    backoffs = []
+    for attempt in range(6):
+        schedule.submit({"n": attempt})
+        fragment = schedule.plan(now=1000 * attempt).fragment
+        backoffs.append(schedule.failed(now=1000 * attempt, fragment=fragment))
+    assert backoffs == [1, 2, 4, 8, 8, 8]
+    half = WriteSchedule(min_interval_s=1, base_backoff_s=4, jitter=lambda: 0.0)
+    half.submit({})
+    assert half.failed(now=0, fragment=half.plan(now=0).fragment) == 2
+    schedule.succeeded(now=0)
+    assert schedule.failures == 0
+
+
+def test_a_failed_write_is_retried_under_newer_fragments():
+    schedule = WriteSchedule(min_interval_s=0, jitter=lambda: 0.0)
+    schedule.submit({"progress": {"epoch": 1, "step": 5}, "checkpoint": {"epoch": 1}})
+    failed = schedule.plan(now=0).fragment
+    schedule.submit({"progress": {"step": 9}})
+    schedule.failed(now=0, fragment=failed)
+    retry = schedule.plan(now=100).fragment
+    assert retry == {"progress": {"epoch": 1, "step": 9}, "checkpoint": {"epoch": 1}}
+
+
+class FlakySink:
+    """Fails its first `failures` writes, then records; can block to prove submit never waits."""
+
+    def __init__(self, failures=0, error=ConnectionError("apiserver unreachable")):
+        self.failures = failures
+        self.error = error
+        self.written: list[dict] = []
+        self.gate = threading.Event()
+        self.gate.set()
+
+    def write(self, fragment):
+        self.gate.wait()
+        if self.failures:
+            self.failures -= 1
+            raise self.error
+        self.written.append(fragment)
+
+
+def test_writer_retries_through_an_outage_and_lands_the_latest(caplog):
+    sink = FlakySink(failures=3)
+    writer = BackgroundWriter(
+        sink, min_interval_s=0, schedule=WriteSchedule(0, base_backoff_s=0.01, jitter=lambda: 0)
+    )
+    with caplog.at_level(logging.DEBUG, logger="trainjob.status.writer"):
+        for step in range(5):
+            writer.submit({"progress": {"step": step}})
+        assert writer.close(timeout_s=5)
+    assert sink.written[-1] == {"progress": {"step": 4}}
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len([r for r in warnings if "retrying" in r.message]) == 1
+    assert any("recovered" in r.message for r in warnings)
+
+
+def test_submit_never_waits_for_a_slow_sink():
+    sink = FlakySink()
+    sink.gate.clear()
+    writer = BackgroundWriter(sink, min_interval_s=0)
+    writer.submit({"n": 0})
+    time.sleep(0.05)
+    started = time.perf_counter()
+    for n in range(1000):
+        writer.submit({"n": n})
+    assert time.perf_counter() - started < 0.5
+    sink.gate.set()
+    assert writer.close(timeout_s=5)
+    assert sink.written[-1] == {"n": 999} and len(sink.written) <= 3
+
+
+def test_a_permanent_error_is_logged_once_and_not_retried(caplog):
+    sink = FlakySink(failures=100, error=PermanentWriteError("403 forbidden: trainjobs/status"))
+    writer = BackgroundWriter(sink, min_interval_s=0)
+    with caplog.at_level(logging.WARNING, logger="trainjob.status.writer"):
+        for n in range(5):
+            writer.submit({"n": n})
+            writer.flush(timeout_s=2)
+        writer.close(timeout_s=1)
+    errors = [r for r in caplog.records if "will not be retried" in r.message]
+    assert len(errors) == 1 and "403" in errors[0].message
+
+
+def test_flush_gives_up_at_its_deadline_while_the_sink_is_down():
+    sink = FlakySink(failures=10**6)
+    writer = BackgroundWriter(
+        sink, min_interval_s=0, schedule=WriteSchedule(0, base_backoff_s=0.05, jitter=lambda: 0)
+    )
+    writer.submit({"n": 1})
+    started = time.monotonic()
+    assert writer.close(timeout_s=0.3) is False
+    assert time.monotonic() - started < 2
+
+
+def test_file_sink_keeps_the_merged_document(tmp_path):
+    path = tmp_path / "status.json"
+    assert read_status_file(path) == {}
+    sink = FileSink(path)
+    sink.write({"progress": {"epoch": 1}})
+    sink.write({"progress": {"step": 3}, "metrics": {"loss": 0.1}})
+    assert read_status_file(path) == {"progress": {"epoch": 1, "step": 3}, "metrics": {"loss": 0.1}}
+    assert [p.name for p in tmp_path.iterdir()] == ["status.json"]
