@@ -3,7 +3,6 @@ import json
 
 import pytest
 import torch
-
 from trainjob import StopReason, TrainerConfig
 from trainjob.callbacks import (
     Callback,
@@ -59,7 +58,7 @@ def test_a_non_finite_monitored_value_is_divergence():
 
 def test_early_stopping_refuses_a_metric_the_run_never_produces(make_trainer):
     trainer = make_trainer(callbacks=[EarlyStopping(monitor="val_accuracy")])
-    with pytest.raises(ValueError, match="monitors 'val_accuracy'.*choose one of"):
+    with pytest.raises(ValueError, match=r"monitors 'val_accuracy'.*choose one of"):
         trainer.fit()
 
 

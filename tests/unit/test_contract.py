@@ -1,7 +1,6 @@
 import json
 
 import pytest
-
 from trainjob.contract import (
     RESERVED_VARIABLES,
     ContractError,

@@ -1,5 +1,4 @@
 import pytest
-
 from trainjob.sampling import ShardedSampler
 
 
@@ -25,7 +24,7 @@ def test_batches_of_all_ranks_together_are_the_single_process_batches():
 
 def test_evaluation_shards_are_not_padded():
     samplers, parts = shards(10, 3, shuffle=False, pad=False)
-    assert sorted(sum(parts, [])) == list(range(10))
+    assert sorted(index for part in parts for index in part) == list(range(10))
     assert [len(s) for s in samplers] == [4, 3, 3]
 
 

@@ -3,7 +3,6 @@ import threading
 import time
 
 import pytest
-
 from trainjob.status.merge import merge
 from trainjob.status.sinks import FileSink, read_status_file
 from trainjob.status.writer import BackgroundWriter, PermanentWriteError, WriteSchedule
@@ -68,9 +67,9 @@ def test_a_failed_write_is_retried_under_newer_fragments():
 class FlakySink:
     """Fails its first `failures` writes, then records; can block to prove submit never waits."""
 
-    def __init__(self, failures=0, error=ConnectionError("apiserver unreachable")):
+    def __init__(self, failures=0, error=None):
         self.failures = failures
-        self.error = error
+        self.error = error or ConnectionError("apiserver unreachable")
         self.written: list[dict] = []
         self.gate = threading.Event()
         self.gate.set()

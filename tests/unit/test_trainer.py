@@ -2,7 +2,6 @@ import math
 
 import pytest
 import torch
-
 from trainjob import StopReason, TrainerConfig, TrainingFailed
 from trainjob.callbacks import Callback, CheckpointSaver, LossMonitor
 from trainjob.callbacks.base import HOOKS
