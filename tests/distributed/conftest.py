@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from trainjob.contract import JobIdentity
 from trainjob.runner.local import LocalRun, RunOptions
 from trainjob.runner.manifest import TrainJobManifest

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 import torch
-from trainjob.checkpointing import CheckpointStore
 
 from tests.distributed.conftest import tiny_spec
+from trainjob.checkpointing import CheckpointStore
 
 pytestmark = pytest.mark.slow
 

@@ -9,6 +9,7 @@ import pytest
 import torch
 from torch import nn
 from torch.utils.data import TensorDataset
+
 from trainjob import Trainer, TrainerConfig, seed_everything
 from trainjob.contract import WorkerEnvironment
 

@@ -3,6 +3,7 @@ import json
 
 import pytest
 import torch
+
 from trainjob import StopReason, TrainerConfig
 from trainjob.callbacks import (
     Callback,

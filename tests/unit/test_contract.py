@@ -1,6 +1,7 @@
 import json
 
 import pytest
+
 from trainjob.contract import (
     RESERVED_VARIABLES,
     ContractError,

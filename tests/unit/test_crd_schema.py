@@ -6,6 +6,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from trainjob.contract import RESERVED_VARIABLES
 from trainjob_operator.api import openapi
 from trainjob_operator.api.celrules import is_transition_rule

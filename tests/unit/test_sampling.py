@@ -1,4 +1,5 @@
 import pytest
+
 from trainjob.sampling import ShardedSampler
 
 

@@ -3,6 +3,7 @@ import threading
 import time
 
 import pytest
+
 from trainjob.status.merge import merge
 from trainjob.status.sinks import FileSink, read_status_file
 from trainjob.status.writer import BackgroundWriter, PermanentWriteError, WriteSchedule

@@ -2,6 +2,7 @@ import math
 
 import pytest
 import torch
+
 from trainjob import StopReason, TrainerConfig, TrainingFailed
 from trainjob.callbacks import Callback, CheckpointSaver, LossMonitor
 from trainjob.callbacks.base import HOOKS

@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 from torch import nn
 from torch.utils.data import TensorDataset
+
 from trainjob import StopReason, Trainer, TrainerConfig, seed_everything
 from trainjob.callbacks import Callback
 

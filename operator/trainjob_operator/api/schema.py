@@ -7,7 +7,6 @@ The CRD (`crd.py`), defaulting and the local validator (`validation.py`) are all
 from __future__ import annotations
 
 from trainjob.contract import DEFAULT_MASTER_PORT, RESERVED_VARIABLES
-
 from trainjob_operator.api import corev1
 from trainjob_operator.api.enums import (
     CONDITION_STATUSES,

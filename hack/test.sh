@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Set up and run the whole test suite: lint, unit, multi-process DDP, integration and
+# end-to-end tests (the last two on a real kube-apiserver that hack/controlplane.sh builds).
+# Extra arguments go to pytest, e.g. hack/test.sh -k early_stopping
+set -euo pipefail
+cd "$(dirname "$0")/.."
+hack/setup.sh
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
+status=0
+.venv/bin/python -m pytest "$@" || status=$?
+if [ "$status" -eq 5 ]; then
+  echo "test.sh: pytest collected no tests; that is a failure, not a pass" >&2
+  exit 1
+fi
+exit "$status"
