@@ -13,6 +13,7 @@ from trainjob.callbacks.progress_monitor import ProgressMonitor
 from trainjob.callbacks.status_reporter import StatusReporter
 from trainjob.config import TrainerConfig
 from trainjob.contract import TRAINJOB_STATUS_FILE, WorkerEnvironment
+from trainjob.status.kube import kube_sink_from_environment
 from trainjob.status.sinks import FileSink
 from trainjob.status.writer import StatusSink
 
@@ -51,6 +52,8 @@ def status_reporter_from_environment(
     if environ.get(TRAINJOB_STATUS_FILE):
         sink = FileSink(environ[TRAINJOB_STATUS_FILE])
         interval = LOCAL_STATUS_INTERVAL_S
+    if sink is None:
+        sink = kube_sink_from_environment(env.job, environ)
     if sink is None:
         return None
     if environ.get(STATUS_INTERVAL_VARIABLE):
