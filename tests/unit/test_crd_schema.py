@@ -336,7 +336,8 @@ def test_immutable_once_started(field, new_value):
     )
     errors = validate(new, {**old, "status": {"phase": "Running", "startTime": "2024-05-01T12:00:00Z"}})
     assert errors_at(errors, f"spec.{field}") == [
-        f"spec.{field} cannot change once the job has started; create a new TrainJob instead"
+        f"spec.{field} cannot change while the workers run (status.startTime is set): "
+        "suspend the job first, or create a new TrainJob"
     ]
 
 

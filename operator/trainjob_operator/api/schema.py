@@ -42,7 +42,7 @@ from trainjob_operator.api.openapi import (
 MAX_LIST = 64
 MAX_ENV = 256
 
-#: Spec fields that cannot change once the workers have started (`status.startTime` is set).
+#: Spec fields that cannot change while the workers run (`status.startTime` is set).
 IMMUTABLE_ONCE_STARTED = ("image", "command", "numNodes", "numProcPerNode", "backend")
 
 
@@ -142,8 +142,8 @@ RUN_POLICY = obj(
             default=0,
         ),
         "activeDeadlineSeconds": integer(
-            "How long the job may run, from `status.startTime` and across restarts, before it fails with "
-            "reason DeadlineExceeded.",
+            "How long the job may run, from `status.startTime` and across restarts (afresh after a "
+            "suspension), before it fails with reason DeadlineExceeded.",
             minimum=1,
         ),
         "ttlSecondsAfterFinished": integer(
@@ -357,7 +357,10 @@ STATUS = obj(
             map_keys=["type"],
         ),
         "observedGeneration": integer("The `metadata.generation` the operator last acted on.", minimum=0),
-        "startTime": _time("When the workers started (reset when resumed after a suspension)."),
+        "startTime": _time(
+            "When the workers started (recorded once all of them run, cleared while suspended); "
+            "activeDeadlineSeconds counts from here, across restarts."
+        ),
         "completionTime": _time("When the job finished."),
         "restarts": integer("How many times the whole group was restarted; never reset.", minimum=0),
         "workers": WORKERS,
@@ -373,11 +376,16 @@ STATUS = obj(
 
 
 def _immutable_once_started(field: str) -> Schema:
-    """A root transition rule: `spec.<field>` may change only until the workers started."""
+    """A root transition rule: `spec.<field>` may change only while the workers do not run.
+
+    `status.startTime` is set once every worker runs and cleared while the job is suspended; the
+    operator re-creates a Job whose spec changed meanwhile.
+    """
     return rule(
         "!has(oldSelf.status) || !has(oldSelf.status.startTime) || "
         f"self.spec.{field} == oldSelf.spec.{field}",
-        f"spec.{field} cannot change once the job has started; create a new TrainJob instead",
+        f"spec.{field} cannot change while the workers run (status.startTime is set): suspend the job "
+        "first, or create a new TrainJob",
         field_path=f".spec.{field}",
         reason="FieldValueForbidden",
     )
