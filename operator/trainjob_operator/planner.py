@@ -38,7 +38,7 @@ from typing import Any
 
 from trainjob_operator.api.defaulting import apply_defaults
 from trainjob_operator.api.enums import CleanPodPolicy, Phase
-from trainjob_operator.api.names import ANNOTATION_SUSPEND, KUEUE_QUEUE_LABEL
+from trainjob_operator.api.names import ANNOTATION_SUSPEND, KUEUE_QUEUE_LABEL, job_name
 from trainjob_operator.builders.children import children
 from trainjob_operator.builders.job import desired_template_hash, kueue_labels, suspend_label_value
 from trainjob_operator.builders.meta import Body
@@ -56,11 +56,12 @@ CLEARED_WHEN_NONE = frozenset({"startTime"})
 
 @dataclass(frozen=True)
 class Event:
-    """A Kubernetes Event to post on the TrainJob."""
+    """A Kubernetes Event to post on the TrainJob, for a transition to `phase`."""
 
     type: str
     reason: str
     message: str
+    phase: str
 
 
 @dataclass(frozen=True)
@@ -111,6 +112,7 @@ def plan(trainjob: Body, job: Body | None, pods: Sequence[Body], now: datetime.d
     observation = observe(
         job,
         pods,
+        owner_uid=trainjob["metadata"].get("uid", ""),
         attempt=restarts,
         template_hash=desired_template_hash(trainjob, restarts),
         nodes=trainjob["spec"]["numNodes"],
@@ -150,6 +152,14 @@ def _decide(trainjob: Body, seen: Observation, now: datetime.datetime) -> _Decis
         )
     if seen.state is JobState.DELETING:
         return _Decision(_current(status), restarts, start_time=start_time)
+    if seen.state is JobState.FOREIGN:
+        message = (
+            f"a Job named {job_name(trainjob['metadata']['name'])!r} exists that this TrainJob does not own"
+        )
+        transition = Transition(
+            Phase.PENDING, "JobNameTaken", f"{message}; waiting for it to go", warning=True
+        )
+        return _Decision(transition, restarts, start_time=start_time)
     if seen.state is JobState.STALE:
         return _Decision(_current(status), restarts, delete_job=FOREGROUND, start_time=start_time)
     if seen.state is JobState.MISSING:
@@ -350,7 +360,7 @@ def _render(trainjob: Body, decision: _Decision, seen: Observation, now: datetim
         transition.reason,
     ):
         kind = "Warning" if transition.warning else "Normal"
-        events = (Event(kind, transition.reason, transition.message),)
+        events = (Event(kind, transition.reason, transition.message, str(transition.phase)),)
     create = ()
     if decision.create:
         deadline = remaining_deadline(trainjob["spec"], decision.start_time, now)

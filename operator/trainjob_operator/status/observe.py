@@ -22,6 +22,8 @@ class JobState(Enum):
     DELETING = "deleting"
     #: The Job belongs to an earlier attempt (a restart was recorded but the Job not yet deleted).
     STALE = "stale"
+    #: A Job of that name exists that this TrainJob does not control.
+    FOREIGN = "foreign"
     SUSPENDED = "suspended"
     #: Some workers are not running yet.
     STARTING = "starting"
@@ -65,18 +67,28 @@ def _is_current_pod(pod: Body, attempt: int) -> bool:
     return (metadata.get("labels") or {}).get(LABEL_ATTEMPT) == str(attempt)
 
 
+def _controller_uid(job: Body) -> str | None:
+    for reference in job.get("metadata", {}).get("ownerReferences") or []:
+        if reference.get("controller"):
+            return reference.get("uid")
+    return None
+
+
 def observe(
-    job: Body | None, pods: Sequence[Body], *, attempt: int, template_hash: str, nodes: int
+    job: Body | None, pods: Sequence[Body], *, owner_uid: str, attempt: int, template_hash: str, nodes: int
 ) -> Observation:
     """Reduce the Job and the TrainJob's pods to one state, for attempt `attempt` of a `nodes`-worker job.
 
-    `template_hash` is what the Job should carry for the current spec (see `builders.job`).
+    `owner_uid` is the TrainJob's uid; `template_hash` is what the Job should carry for the
+    current spec (see `builders.job`).
     """
     if job is None:
         return Observation(JobState.MISSING, _counts({}, nodes))
     metadata = job.get("metadata", {})
     if metadata.get("deletionTimestamp"):
         return Observation(JobState.DELETING, _counts({}, nodes))
+    if _controller_uid(job) != owner_uid:
+        return Observation(JobState.FOREIGN, _counts({}, nodes))
     if (metadata.get("labels") or {}).get(LABEL_ATTEMPT) != str(attempt):
         return Observation(JobState.STALE, _counts({}, nodes))
     status = job.get("status", {})

@@ -476,3 +476,17 @@ def test_plan_takes_undefaulted_objects():
     }
     result = plan(trainjob, None, [], datetime.datetime(2024, 5, 1, tzinfo=datetime.UTC))
     assert result.status["phase"] == "Created"
+
+
+def test_a_job_of_someone_else_is_never_touched(world_factory):
+    world = world_factory()
+    world.reconcile()
+    world.job["metadata"]["ownerReferences"] = [
+        {"kind": "CronJob", "name": "x", "uid": "other", "controller": True}
+    ]
+    result = world.reconcile()
+    assert result.delete_job is None and result.patch_job is None and result.create == ()
+    assert world.phase == "Pending"
+    assert world.condition("Ready")["reason"] == "JobNameTaken"
+    world.finish_job_deletion()
+    assert world.reconcile().create, "created once the name is free"
