@@ -96,16 +96,19 @@ def _problems(value: Any, schema: Schema, path: str) -> Iterator[tuple[str, str]
         yield from _object_problems(value, schema, path)
 
 
+def _size_problems(
+    size: int, schema: Schema, path: str, bounds: tuple[str, str], unit: str
+) -> Iterator[tuple[str, str]]:
+    """Problems of a length or count against its (minimum, maximum) schema keywords."""
+    low, high = bounds
+    if low in schema and size < schema[low]:
+        yield path, "must not be empty" if schema[low] == 1 else f"must have at least {schema[low]} {unit}"
+    if high in schema and size > schema[high]:
+        yield path, f"must have at most {schema[high]} {unit} (got {size})"
+
+
 def _string_problems(value: str, schema: Schema, path: str) -> Iterator[tuple[str, str]]:
-    if "minLength" in schema and len(value) < schema["minLength"]:
-        yield (
-            path,
-            "must not be empty"
-            if schema["minLength"] == 1
-            else f"must have at least {schema['minLength']} characters",
-        )
-    if "maxLength" in schema and len(value) > schema["maxLength"]:
-        yield path, f"must have at most {schema['maxLength']} characters (got {len(value)})"
+    yield from _size_problems(len(value), schema, path, ("minLength", "maxLength"), "characters")
     if "pattern" in schema and not re.search(schema["pattern"], value):
         expected = PATTERN_DESCRIPTIONS.get(schema["pattern"], f"a string matching {schema['pattern']}")
         yield path, f"must be {expected} (got {_show(value)})"
@@ -129,15 +132,7 @@ def _number_problems(value: float, schema: Schema, path: str) -> Iterator[tuple[
 
 
 def _array_problems(value: list[Any], schema: Schema, path: str) -> Iterator[tuple[str, str]]:
-    if "minItems" in schema and len(value) < schema["minItems"]:
-        yield (
-            path,
-            "must not be empty"
-            if schema["minItems"] == 1
-            else f"must have at least {schema['minItems']} items",
-        )
-    if "maxItems" in schema and len(value) > schema["maxItems"]:
-        yield path, f"must have at most {schema['maxItems']} items (got {len(value)})"
+    yield from _size_problems(len(value), schema, path, ("minItems", "maxItems"), "items")
     list_type = schema.get(LIST_TYPE)
     if list_type == "set":
         keys = [json.dumps(entry, sort_keys=True) for entry in value]
@@ -164,8 +159,7 @@ def _object_problems(value: dict[str, Any], schema: Schema, path: str) -> Iterat
     for key in schema.get("required", ()):
         if value.get(key) is None:
             yield child(path, key), "is required"
-    if "maxProperties" in schema and len(value) > schema["maxProperties"]:
-        yield path, f"must have at most {schema['maxProperties']} entries (got {len(value)})"
+    yield from _size_problems(len(value), schema, path, ("minProperties", "maxProperties"), "entries")
     properties = schema.get("properties")
     if properties is not None and not schema.get(PRESERVE_UNKNOWN):
         for key in value:

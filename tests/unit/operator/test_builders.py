@@ -11,7 +11,7 @@ from trainjob_operator.api.names import MAX_NAME_LENGTH, MAX_NODES, master_addre
 from trainjob_operator.builders.children import children
 from trainjob_operator.builders.environment import resolve_backend
 from trainjob_operator.builders.job import desired_template_hash, worker_job
-from trainjob_operator.builders.pod import merge, pod_template
+from trainjob_operator.builders.pod import PASSED_THROUGH, merge, pod_template
 from trainjob_operator.builders.rbac import role, role_binding, service_account
 from trainjob_operator.builders.service import headless_service
 
@@ -177,14 +177,7 @@ def test_pod_template_keeps_everything_the_user_gave(trainjob_factory):
         "trainjob.dev/attempt": "3",
     }
     assert template["metadata"]["annotations"] == user["annotations"]
-    for key in (
-        "nodeSelector",
-        "tolerations",
-        "affinity",
-        "volumes",
-        "priorityClassName",
-        "imagePullSecrets",
-    ):
+    for key in PASSED_THROUGH:
         assert template["spec"][key] == user[key]
     worker = container(trainjob)
     assert worker["volumeMounts"] == user["volumeMounts"]
