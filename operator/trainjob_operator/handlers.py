@@ -51,11 +51,11 @@ def needs_resync(spec: Mapping[str, Any], status: Mapping[str, Any], **_: Any) -
 def register(registry: kopf.OperatorRegistry, config: OperatorConfig) -> None:
     """Register every handler of the operator on `registry`."""
 
-    @kopf.on.login(registry=registry)
+    @kopf.on.login(id="login", registry=registry)
     def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
         return kopf.login_via_client(**kwargs)
 
-    @kopf.on.startup(registry=registry)
+    @kopf.on.startup(id="start", registry=registry)
     async def start(memo: kopf.Memo, **_: Any) -> None:
         memo.metrics = Metrics()
         api = KubeApi(kubernetes.client.ApiClient(client_configuration()))
@@ -64,26 +64,28 @@ def register(registry: kopf.OperatorRegistry, config: OperatorConfig) -> None:
         if config.metrics_port:
             memo.metrics_runner = await serve_metrics(memo.metrics, config.metrics_host, config.metrics_port)
 
-    @kopf.on.cleanup(registry=registry)
+    @kopf.on.cleanup(id="stop", registry=registry)
     async def stop(memo: kopf.Memo, **_: Any) -> None:
         if memo.get("metrics_runner") is not None:
             await memo.metrics_runner.cleanup()
 
-    @kopf.on.resume(**TRAINJOBS, registry=registry)
-    @kopf.on.create(**TRAINJOBS, registry=registry)
-    @kopf.on.update(**TRAINJOBS, field="spec", registry=registry)
+    @kopf.on.resume(**TRAINJOBS, id="reconcile", registry=registry)
+    @kopf.on.create(**TRAINJOBS, id="reconcile", registry=registry)
+    @kopf.on.update(**TRAINJOBS, field="spec", id="reconcile", registry=registry)
     async def trainjob_changed(namespace: str, name: str, memo: kopf.Memo, **_: Any) -> None:
         await memo.reconciler.reconcile(namespace, name)
 
-    @kopf.timer(**TRAINJOBS, interval=config.resync_seconds, when=needs_resync, registry=registry)
+    @kopf.timer(
+        **TRAINJOBS, id="resync", interval=config.resync_seconds, when=needs_resync, registry=registry
+    )
     async def resync(namespace: str, name: str, memo: kopf.Memo, **_: Any) -> None:
         await memo.reconciler.reconcile(namespace, name)
 
-    @kopf.on.event("batch", "v1", "jobs", labels={LABEL_NAME: kopf.PRESENT}, registry=registry)
+    @kopf.on.event("batch", "v1", "jobs", labels={LABEL_NAME: kopf.PRESENT}, id="job", registry=registry)
     async def job_changed(namespace: str, labels: Mapping[str, str], memo: kopf.Memo, **_: Any) -> None:
         await memo.reconciler.reconcile(namespace, labels[LABEL_NAME])
 
-    @kopf.on.event(**TRAINJOBS, registry=registry)
+    @kopf.on.event(**TRAINJOBS, id="phase", registry=registry)
     def phase_changed(
         type: str | None, namespace: str, name: str, status: Mapping[str, Any], memo: kopf.Memo, **_: Any
     ) -> None:

@@ -31,6 +31,7 @@ The life of a TrainJob:
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -45,6 +46,7 @@ from trainjob_operator.builders.meta import Body
 from trainjob_operator.status.conditions import Transition, render_conditions, summary
 from trainjob_operator.status.failures import WorkerFailure
 from trainjob_operator.status.observe import JobState, Observation, observe
+from trainjob_operator.timing import deadline_passed, remaining_deadline, timestamp, ttl_expired
 
 FOREGROUND = "Foreground"
 BACKGROUND = "Background"
@@ -92,21 +94,11 @@ class _Decision:
     completion_time: str | None = None
 
 
-def timestamp(moment: datetime.datetime) -> str:
-    """A time as Kubernetes writes it (RFC 3339, seconds, UTC)."""
-    return moment.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_time(text: str) -> datetime.datetime:
-    """A Kubernetes timestamp as an aware datetime."""
-    return datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-
 def plan(trainjob: Body, job: Body | None, pods: Sequence[Body], now: datetime.datetime) -> Plan:
     """Decide what to do about a TrainJob, given its worker Job (or None) and its pods (any attempt)."""
     trainjob = apply_defaults(trainjob)
     status = trainjob.get("status") or {}
-    if status.get("phase") in (Phase.SUCCEEDED, Phase.FAILED):
+    if _phase(status).finished:
         return _finished(trainjob, pods, now)
     restarts = int(status.get("restarts") or 0)
     observation = observe(
@@ -118,7 +110,13 @@ def plan(trainjob: Body, job: Body | None, pods: Sequence[Body], now: datetime.d
         nodes=trainjob["spec"]["numNodes"],
     )
     decision = _decide(trainjob, observation, now)
-    return _render(trainjob, decision, observation, now)
+    result = _render(trainjob, decision, observation, now)
+    if not decision.transition.phase.finished:
+        return result
+    finished = _finished({**trainjob, "status": {**status, **(result.status or {})}}, pods, now)
+    return dataclasses.replace(
+        result, delete_pods=finished.delete_pods, delete_trainjob=finished.delete_trainjob
+    )
 
 
 def failed_to_create(trainjob: Body, kind: str, message: str, now: datetime.datetime) -> Plan:
@@ -134,7 +132,7 @@ def failed_to_create(trainjob: Body, kind: str, message: str, now: datetime.date
 def _decide(trainjob: Body, seen: Observation, now: datetime.datetime) -> _Decision:
     spec = trainjob["spec"]
     status = trainjob.get("status") or {}
-    phase = status.get("phase") or Phase.PENDING
+    phase = _phase(status)
     restarts = int(status.get("restarts") or 0)
     start_time = _start_time(status, seen, now)
     nodes = spec["numNodes"]
@@ -146,7 +144,7 @@ def _decide(trainjob: Body, seen: Observation, now: datetime.datetime) -> _Decis
             return _deadline_exceeded(spec, restarts, start_time, now, seen.failure, delete=False)
         failure = seen.failure or WorkerFailure(seen.job_reason or "JobFailed", seen.job_message)
         return _failed_or_restart(spec, restarts, failure, start_time, now)
-    if _deadline_passed(spec, start_time, now):
+    if deadline_passed(spec["runPolicy"], start_time, now):
         return _deadline_exceeded(
             spec, restarts, start_time, now, None, delete=seen.state is not JobState.MISSING
         )
@@ -193,10 +191,14 @@ def _decide(trainjob: Body, seen: Observation, now: datetime.datetime) -> _Decis
     return _Decision(Transition(Phase.CREATED, "WorkersStarting", message), restarts, start_time=start_time)
 
 
+def _phase(status: Mapping[str, Any]) -> Phase:
+    return Phase(status.get("phase") or Phase.PENDING)
+
+
 def _current(status: Mapping[str, Any]) -> Transition:
     """The transition the status already shows (to keep it while waiting)."""
     reason, message = summary(status.get("conditions") or [])
-    return Transition(Phase(status.get("phase") or Phase.PENDING), reason or "Waiting", message)
+    return Transition(_phase(status), reason or "Waiting", message)
 
 
 def _start_time(status: Mapping[str, Any], seen: Observation, now: datetime.datetime) -> str | None:
@@ -210,24 +212,6 @@ def _start_time(status: Mapping[str, Any], seen: Observation, now: datetime.date
     if seen.state is JobState.RUNNING and not status.get("startTime"):
         return seen.start_time or timestamp(now)
     return status.get("startTime")
-
-
-def _deadline_passed(spec: Mapping[str, Any], start_time: str | None, now: datetime.datetime) -> bool:
-    deadline = spec["runPolicy"].get("activeDeadlineSeconds")
-    return bool(
-        deadline and start_time and now >= parse_time(start_time) + datetime.timedelta(seconds=deadline)
-    )
-
-
-def remaining_deadline(spec: Mapping[str, Any], start_time: str | None, now: datetime.datetime) -> int | None:
-    """What is left of activeDeadlineSeconds for a new Job (at least 1 s), or None without a deadline."""
-    deadline = spec["runPolicy"].get("activeDeadlineSeconds")
-    if not deadline:
-        return None
-    if not start_time:
-        return int(deadline)
-    elapsed = (now - parse_time(start_time)).total_seconds()
-    return max(1, int(deadline - elapsed))
 
 
 def _succeeded(
@@ -363,7 +347,7 @@ def _render(trainjob: Body, decision: _Decision, seen: Observation, now: datetim
         events = (Event(kind, transition.reason, transition.message, str(transition.phase)),)
     create = ()
     if decision.create:
-        deadline = remaining_deadline(trainjob["spec"], decision.start_time, now)
+        deadline = remaining_deadline(trainjob["spec"]["runPolicy"], decision.start_time, now)
         create = tuple(children(trainjob, decision.restarts, deadline))
     return Plan(
         create=create,
@@ -384,11 +368,5 @@ def _finished(trainjob: Body, pods: Sequence[Body], now: datetime.datetime) -> P
             pod for pod in live if pod.get("status", {}).get("phase") in ("Pending", "Running", "Unknown")
         ]
     doomed = () if policy == CleanPodPolicy.NONE else tuple(pod["metadata"]["name"] for pod in live)
-    ttl = run_policy.get("ttlSecondsAfterFinished")
     completed = (trainjob.get("status") or {}).get("completionTime")
-    expired = (
-        ttl is not None
-        and completed is not None
-        and now >= parse_time(completed) + datetime.timedelta(seconds=ttl)
-    )
-    return Plan(delete_pods=doomed, delete_trainjob=expired)
+    return Plan(delete_pods=doomed, delete_trainjob=ttl_expired(run_policy, completed, now))

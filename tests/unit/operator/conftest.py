@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 from trainjob_operator.api.defaulting import apply_defaults
 from trainjob_operator.api.names import COMPLETION_INDEX, LABEL_ATTEMPT, LABEL_NAME
-from trainjob_operator.planner import FOREGROUND, Plan, plan, timestamp
+from trainjob_operator.planner import FOREGROUND, Plan, plan
+from trainjob_operator.timing import timestamp
 
 T0 = datetime.datetime(2024, 5, 1, 12, 0, 0, tzinfo=datetime.UTC)
 

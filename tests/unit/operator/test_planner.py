@@ -3,7 +3,8 @@
 import datetime
 
 import pytest
-from trainjob_operator.planner import BACKGROUND, FOREGROUND, failed_to_create, plan, remaining_deadline
+from trainjob_operator.planner import BACKGROUND, FOREGROUND, failed_to_create, plan
+from trainjob_operator.timing import remaining_deadline
 
 
 def test_a_new_trainjob_creates_its_children_and_is_created(world_factory):
@@ -300,12 +301,12 @@ def test_deadline_enforced_by_the_operator_across_restarts(world_factory):
 
 
 def test_remaining_deadline():
-    spec = {"runPolicy": {"activeDeadlineSeconds": 60}}
+    policy = {"activeDeadlineSeconds": 60}
     now = datetime.datetime(2024, 5, 1, 12, 0, 30, tzinfo=datetime.UTC)
-    assert remaining_deadline(spec, None, now) == 60
-    assert remaining_deadline(spec, "2024-05-01T12:00:00Z", now) == 30
-    assert remaining_deadline(spec, "2024-05-01T11:00:00Z", now) == 1
-    assert remaining_deadline({"runPolicy": {}}, None, now) is None
+    assert remaining_deadline(policy, None, now) == 60
+    assert remaining_deadline(policy, "2024-05-01T12:00:00Z", now) == 30
+    assert remaining_deadline(policy, "2024-05-01T11:00:00Z", now) == 1
+    assert remaining_deadline({}, None, now) is None
 
 
 def test_suspend_and_resume(world_factory):
@@ -490,3 +491,14 @@ def test_a_job_of_someone_else_is_never_touched(world_factory):
     assert world.condition("Ready")["reason"] == "JobNameTaken"
     world.finish_job_deletion()
     assert world.reconcile().create, "created once the name is free"
+
+
+def test_cleanup_comes_with_the_final_transition(world_factory):
+    world = world_factory(numNodes=2, runPolicy={"cleanPodPolicy": "All", "ttlSecondsAfterFinished": 0})
+    world.reconcile()
+    world.start_pods()
+    world.fail_worker(0)
+    result = world.reconcile()
+    assert result.status["phase"] == "Failed"
+    assert sorted(result.delete_pods) == ["mnist-0-a0", "mnist-1-a0"]
+    assert result.delete_trainjob, "a TTL of 0 deletes the TrainJob at once"
