@@ -261,7 +261,7 @@ def test_name_rule_accepts(name):
     ],
 )
 def test_name_rule_rejects(name, fragment):
-    messages = errors_at(validate({**manifest(), "metadata": {"name": name}}), "")
+    messages = errors_at(validate({**manifest(), "metadata": {"name": name}}), "metadata.name")
     assert any(fragment in message for message in messages), messages
 
 

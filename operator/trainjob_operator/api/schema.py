@@ -38,9 +38,11 @@ from trainjob_operator.api.openapi import (
     with_rules,
 )
 
-#: Bound on the lists CEL rules iterate over, so that the apiserver's cost estimate stays low.
+#: Bounds on what CEL rules iterate over or compare, so that the apiserver's cost estimate of each
+#: rule stays far below its limit (it assumes the largest request otherwise).
 MAX_LIST = 64
 MAX_ENV = 256
+MAX_STRING = 4096
 
 #: Spec fields that cannot change while the workers run (`status.startTime` is set).
 IMMUTABLE_ONCE_STARTED = ("image", "command", "numNodes", "numProcPerNode", "backend")
@@ -211,15 +213,18 @@ SPEC = obj(
     "The desired training run.",
     {
         "image": string(
-            "The worker image; it contains the training code and the trainjob library.", min_length=1
+            "The worker image; it contains the training code and the trainjob library.",
+            min_length=1,
+            max_length=MAX_STRING,
         ),
         "imagePullPolicy": string("When to pull the image.", enum=PULL_POLICIES),
         "command": array(
             "The training entry point, e.g. `[python, train.py]` or `[torchrun, train.py]`. With more "
             "than one process per node and a command other than torchrun, trainjob's node launcher "
             "starts the processes.",
-            string("A word of the command."),
+            string("A word of the command.", max_length=MAX_STRING),
             min_items=1,
+            max_items=MAX_LIST,
         ),
         "args": array("Arguments appended to the command.", string("An argument.")),
         "workingDir": string("The worker container's working directory."),
@@ -394,14 +399,16 @@ def _immutable_once_started(field: str) -> Schema:
 NAME_RULES = (
     rule(
         f"!has(self.metadata.name) || self.metadata.name.size() <= {MAX_NAME_LENGTH}",
-        f"metadata.name may have at most {MAX_NAME_LENGTH} characters: the workers' Service "
-        "(<name>-workers) and pod hostnames (<name>-<index>) must be DNS labels of at most 63",
+        f"may have at most {MAX_NAME_LENGTH} characters: the workers' Service (<name>-workers) and "
+        "pod hostnames (<name>-<index>) must be DNS labels of at most 63",
+        field_path=".metadata.name",
         reason="FieldValueInvalid",
     ),
     rule(
         f"!has(self.metadata.name) || self.metadata.name.matches('{DNS_1035_LABEL}')",
-        "metadata.name must consist of lowercase letters, digits and '-', start with a letter and end "
-        "with a letter or digit: it names the workers' Service and hostnames",
+        "must consist of lowercase letters, digits and '-', start with a letter and end with a letter "
+        "or digit: it names the workers' Service and hostnames",
+        field_path=".metadata.name",
         reason="FieldValueInvalid",
     ),
 )
@@ -412,7 +419,10 @@ TRAINJOB_SCHEMA: Schema = obj(
     {
         "apiVersion": string("The versioned schema of this object."),
         "kind": string("The kind of this object."),
-        "metadata": {"type": "object", "description": "Standard object metadata."},
+        # At the root, Kubernetes lets a CRD declare (and restrict) only metadata.name.
+        "metadata": obj(
+            "Standard object metadata.", {"name": string("The TrainJob's name.", max_length=253)}
+        ),
         "spec": SPEC,
         "status": STATUS,
     },

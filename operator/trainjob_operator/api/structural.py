@@ -65,12 +65,18 @@ def _show(value: Any) -> str:
     )
 
 
-def check_node(value: Any, schema: Schema, path: str) -> list[tuple[str, str]]:
-    """The (path, message) problems of `value` itself against `schema`; children are not visited."""
-    return list(_problems(value, schema, path))
+def check_node(
+    value: Any, schema: Schema, path: str, *, report_unknown: bool = True
+) -> list[tuple[str, str]]:
+    """The (path, message) problems of `value` itself against `schema`; children are not visited.
+
+    With `report_unknown`, properties the schema does not declare are problems (the apiserver
+    would prune them).
+    """
+    return list(_problems(value, schema, path, report_unknown))
 
 
-def _problems(value: Any, schema: Schema, path: str) -> Iterator[tuple[str, str]]:
+def _problems(value: Any, schema: Schema, path: str, report_unknown: bool) -> Iterator[tuple[str, str]]:
     if schema.get(INT_OR_STRING):
         if json_type(value) not in ("integer", "string"):
             yield path, f"must be an integer or a string (got {json_type(value)})"
@@ -93,7 +99,7 @@ def _problems(value: Any, schema: Schema, path: str) -> Iterator[tuple[str, str]
     elif type_ == "array":
         yield from _array_problems(value, schema, path)
     elif type_ == "object":
-        yield from _object_problems(value, schema, path)
+        yield from _object_problems(value, schema, path, report_unknown)
 
 
 def _size_problems(
@@ -155,13 +161,15 @@ def _duplicates(keys: list[str], path: str, what: str) -> Iterator[tuple[str, st
         seen.add(key)
 
 
-def _object_problems(value: dict[str, Any], schema: Schema, path: str) -> Iterator[tuple[str, str]]:
+def _object_problems(
+    value: dict[str, Any], schema: Schema, path: str, report_unknown: bool
+) -> Iterator[tuple[str, str]]:
     for key in schema.get("required", ()):
         if value.get(key) is None:
             yield child(path, key), "is required"
     yield from _size_problems(len(value), schema, path, ("minProperties", "maxProperties"), "entries")
     properties = schema.get("properties")
-    if properties is not None and not schema.get(PRESERVE_UNKNOWN):
+    if report_unknown and properties is not None and not schema.get(PRESERVE_UNKNOWN):
         for key in value:
             if key not in properties:
                 yield child(path, key), "unknown field (the apiserver would drop it)"

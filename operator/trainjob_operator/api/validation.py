@@ -19,6 +19,9 @@ from trainjob_operator.api.paths import child, item
 from trainjob_operator.api.schema import TRAINJOB_SCHEMA
 from trainjob_operator.api.structural import check_node, has_type
 
+#: Where unknown fields are fine: the apiserver validates ObjectMeta itself and never prunes it.
+UNPRUNED = frozenset({"metadata"})
+
 __all__ = ["FieldError", "apply_defaults", "validate"]
 
 
@@ -84,9 +87,15 @@ def _validate(value: Any, old: Any, schema: Schema, path: str) -> list[FieldErro
 def _structural(value: Any, schema: Schema, path: str) -> Iterator[tuple[str, str, bool]]:
     """(path, message, is a type error) for every schema problem of `value` and below."""
     if not has_type(value, schema):
-        yield from ((where, message, True) for where, message in check_node(value, schema, path))
+        yield from (
+            (where, message, True)
+            for where, message in check_node(value, schema, path, report_unknown=path not in UNPRUNED)
+        )
         return
-    yield from ((where, message, False) for where, message in check_node(value, schema, path))
+    yield from (
+        (where, message, False)
+        for where, message in check_node(value, schema, path, report_unknown=path not in UNPRUNED)
+    )
     for subvalue, _, subschema, subpath in _children(value, None, schema, path):
         yield from _structural(subvalue, subschema, subpath)
 
