@@ -419,10 +419,11 @@ TRAINJOB_SCHEMA: Schema = obj(
     {
         "apiVersion": string("The versioned schema of this object."),
         "kind": string("The kind of this object."),
-        # At the root, Kubernetes lets a CRD declare (and restrict) only metadata.name.
-        "metadata": obj(
-            "Standard object metadata.", {"name": string("The TrainJob's name.", max_length=253)}
-        ),
+        # At the root a CRD may only restrict metadata.name (not even describe metadata itself).
+        "metadata": {
+            "type": "object",
+            "properties": {"name": string("The TrainJob's name.", max_length=253)},
+        },
         "spec": SPEC,
         "status": STATUS,
     },

@@ -1,7 +1,8 @@
 """The OpenAPI checks of one value against its structural schema node (not its children).
 
 Types, enums, bounds, lengths, patterns, formats, required and unknown properties, and list
-uniqueness (`x-kubernetes-list-type`), with messages for people.
+uniqueness (`x-kubernetes-list-type`), with messages for people. Like the apiserver, a wrong type,
+a value outside an enum and a missing required field are *blocking*: CEL rules are not run then.
 """
 
 from __future__ import annotations
@@ -10,11 +11,20 @@ import datetime
 import json
 import re
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 from trainjob_operator.api.corev1 import PATTERN_DESCRIPTIONS
 from trainjob_operator.api.openapi import INT_OR_STRING, LIST_MAP_KEYS, LIST_TYPE, PRESERVE_UNKNOWN, Schema
 from trainjob_operator.api.paths import child, item
+
+
+class Problem(NamedTuple):
+    """A schema violation at `path`; `blocking` ones keep the CEL rules from running."""
+
+    path: str
+    message: str
+    blocking: bool = False
+
 
 _TYPE_NAMES = {
     "object": "an object",
@@ -65,10 +75,8 @@ def _show(value: Any) -> str:
     )
 
 
-def check_node(
-    value: Any, schema: Schema, path: str, *, report_unknown: bool = True
-) -> list[tuple[str, str]]:
-    """The (path, message) problems of `value` itself against `schema`; children are not visited.
+def check_node(value: Any, schema: Schema, path: str, *, report_unknown: bool = True) -> list[Problem]:
+    """The problems of `value` itself against `schema`; children are not visited.
 
     With `report_unknown`, properties the schema does not declare are problems (the apiserver
     would prune them).
@@ -76,10 +84,10 @@ def check_node(
     return list(_problems(value, schema, path, report_unknown))
 
 
-def _problems(value: Any, schema: Schema, path: str, report_unknown: bool) -> Iterator[tuple[str, str]]:
+def _problems(value: Any, schema: Schema, path: str, report_unknown: bool) -> Iterator[Problem]:
     if schema.get(INT_OR_STRING):
         if json_type(value) not in ("integer", "string"):
-            yield path, f"must be an integer or a string (got {json_type(value)})"
+            yield Problem(path, f"must be an integer or a string (got {json_type(value)})", blocking=True)
         elif isinstance(value, str):
             yield from _string_problems(value, schema, path)
         return
@@ -87,11 +95,11 @@ def _problems(value: Any, schema: Schema, path: str, report_unknown: bool) -> It
     if type_ is None:
         return
     if not _is_type(value, type_):
-        yield path, f"must be {_TYPE_NAMES[type_]} (got {json_type(value)})"
+        yield Problem(path, f"must be {_TYPE_NAMES[type_]} (got {json_type(value)})", blocking=True)
         return
     if "enum" in schema and value not in schema["enum"]:
         choices = ", ".join(str(choice) for choice in schema["enum"])
-        yield path, f"must be one of {choices} (got {_show(value)})"
+        yield Problem(path, f"must be one of {choices} (got {_show(value)})", blocking=True)
     if type_ == "string":
         yield from _string_problems(value, schema, path)
     elif type_ in ("integer", "number"):
@@ -104,22 +112,24 @@ def _problems(value: Any, schema: Schema, path: str, report_unknown: bool) -> It
 
 def _size_problems(
     size: int, schema: Schema, path: str, bounds: tuple[str, str], unit: str
-) -> Iterator[tuple[str, str]]:
+) -> Iterator[Problem]:
     """Problems of a length or count against its (minimum, maximum) schema keywords."""
     low, high = bounds
     if low in schema and size < schema[low]:
-        yield path, "must not be empty" if schema[low] == 1 else f"must have at least {schema[low]} {unit}"
+        yield Problem(
+            path, "must not be empty" if schema[low] == 1 else f"must have at least {schema[low]} {unit}"
+        )
     if high in schema and size > schema[high]:
-        yield path, f"must have at most {schema[high]} {unit} (got {size})"
+        yield Problem(path, f"must have at most {schema[high]} {unit} (got {size})")
 
 
-def _string_problems(value: str, schema: Schema, path: str) -> Iterator[tuple[str, str]]:
+def _string_problems(value: str, schema: Schema, path: str) -> Iterator[Problem]:
     yield from _size_problems(len(value), schema, path, ("minLength", "maxLength"), "characters")
     if "pattern" in schema and not re.search(schema["pattern"], value):
         expected = PATTERN_DESCRIPTIONS.get(schema["pattern"], f"a string matching {schema['pattern']}")
-        yield path, f"must be {expected} (got {_show(value)})"
+        yield Problem(path, f"must be {expected} (got {_show(value)})")
     if schema.get("format") == "date-time" and not _is_date_time(value):
-        yield path, f"{_show(value)} is not an RFC 3339 date-time such as 2024-05-01T12:00:00Z"
+        yield Problem(path, f"{_show(value)} is not an RFC 3339 date-time such as 2024-05-01T12:00:00Z")
 
 
 def _is_date_time(value: str) -> bool:
@@ -130,14 +140,14 @@ def _is_date_time(value: str) -> bool:
     return "T" in value.upper()
 
 
-def _number_problems(value: float, schema: Schema, path: str) -> Iterator[tuple[str, str]]:
+def _number_problems(value: float, schema: Schema, path: str) -> Iterator[Problem]:
     if "minimum" in schema and value < schema["minimum"]:
-        yield path, f"must be at least {schema['minimum']} (got {_show(value)})"
+        yield Problem(path, f"must be at least {schema['minimum']} (got {_show(value)})")
     if "maximum" in schema and value > schema["maximum"]:
-        yield path, f"must be at most {schema['maximum']} (got {_show(value)})"
+        yield Problem(path, f"must be at most {schema['maximum']} (got {_show(value)})")
 
 
-def _array_problems(value: list[Any], schema: Schema, path: str) -> Iterator[tuple[str, str]]:
+def _array_problems(value: list[Any], schema: Schema, path: str) -> Iterator[Problem]:
     yield from _size_problems(len(value), schema, path, ("minItems", "maxItems"), "items")
     list_type = schema.get(LIST_TYPE)
     if list_type == "set":
@@ -153,23 +163,23 @@ def _array_problems(value: list[Any], schema: Schema, path: str) -> Iterator[tup
         yield from _duplicates(keys, path, "duplicate entry with")
 
 
-def _duplicates(keys: list[str], path: str, what: str) -> Iterator[tuple[str, str]]:
+def _duplicates(keys: list[str], path: str, what: str) -> Iterator[Problem]:
     seen: set[str] = set()
     for index, key in enumerate(keys):
         if key in seen:
-            yield item(path, index), f"{what} {key}"
+            yield Problem(item(path, index), f"{what} {key}")
         seen.add(key)
 
 
 def _object_problems(
     value: dict[str, Any], schema: Schema, path: str, report_unknown: bool
-) -> Iterator[tuple[str, str]]:
+) -> Iterator[Problem]:
     for key in schema.get("required", ()):
         if value.get(key) is None:
-            yield child(path, key), "is required"
+            yield Problem(child(path, key), "is required", blocking=True)
     yield from _size_problems(len(value), schema, path, ("minProperties", "maxProperties"), "entries")
     properties = schema.get("properties")
     if report_unknown and properties is not None and not schema.get(PRESERVE_UNKNOWN):
         for key in value:
             if key not in properties:
-                yield child(path, key), "unknown field (the apiserver would drop it)"
+                yield Problem(child(path, key), "unknown field (the apiserver would drop it)")
