@@ -37,11 +37,13 @@ from trainjob_operator.api.openapi import (
     with_rules,
 )
 
-#: Bound on the lists CEL rules iterate over, so that the apiserver's cost estimate stays low.
+#: Bounds on what CEL rules iterate over or compare, so that the apiserver's cost estimate of each
+#: rule stays far below its limit (it assumes the largest request otherwise).
 MAX_LIST = 64
 MAX_ENV = 256
+MAX_STRING = 4096
 
-#: Spec fields that cannot change once the workers have started (`status.startTime` is set).
+#: Spec fields that cannot change while the workers run (`status.startTime` is set).
 IMMUTABLE_ONCE_STARTED = ("image", "command", "numNodes", "numProcPerNode", "backend")
 
 
@@ -141,8 +143,8 @@ RUN_POLICY = obj(
             default=0,
         ),
         "activeDeadlineSeconds": integer(
-            "How long the job may run, from `status.startTime` and across restarts, before it fails with "
-            "reason DeadlineExceeded.",
+            "How long the job may run, from `status.startTime` and across restarts (afresh after a "
+            "suspension), before it fails with reason DeadlineExceeded.",
             minimum=1,
         ),
         "ttlSecondsAfterFinished": integer(
@@ -210,15 +212,18 @@ SPEC = obj(
     "The desired training run.",
     {
         "image": string(
-            "The worker image; it contains the training code and the trainjob library.", min_length=1
+            "The worker image; it contains the training code and the trainjob library.",
+            min_length=1,
+            max_length=MAX_STRING,
         ),
         "imagePullPolicy": string("When to pull the image.", enum=PULL_POLICIES),
         "command": array(
             "The training entry point, e.g. `[python, train.py]` or `[torchrun, train.py]`. With more "
             "than one process per node and a command other than torchrun, trainjob's node launcher "
             "starts the processes.",
-            string("A word of the command."),
+            string("A word of the command.", max_length=MAX_STRING),
             min_items=1,
+            max_items=MAX_LIST,
         ),
         "args": array("Arguments appended to the command.", string("An argument.")),
         "workingDir": string("The worker container's working directory."),
@@ -356,7 +361,10 @@ STATUS = obj(
             map_keys=["type"],
         ),
         "observedGeneration": integer("The `metadata.generation` the operator last acted on.", minimum=0),
-        "startTime": _time("When the workers started (reset when resumed after a suspension)."),
+        "startTime": _time(
+            "When the workers started (recorded once all of them run, cleared while suspended); "
+            "activeDeadlineSeconds counts from here, across restarts."
+        ),
         "completionTime": _time("When the job finished."),
         "restarts": integer("How many times the whole group was restarted; never reset.", minimum=0),
         "workers": WORKERS,
@@ -372,11 +380,16 @@ STATUS = obj(
 
 
 def _immutable_once_started(field: str) -> Schema:
-    """A root transition rule: `spec.<field>` may change only until the workers started."""
+    """A root transition rule: `spec.<field>` may change only while the workers do not run.
+
+    `status.startTime` is set once every worker runs and cleared while the job is suspended; the
+    operator re-creates a Job whose spec changed meanwhile.
+    """
     return rule(
         "!has(oldSelf.status) || !has(oldSelf.status.startTime) || "
         f"self.spec.{field} == oldSelf.spec.{field}",
-        f"spec.{field} cannot change once the job has started; create a new TrainJob instead",
+        f"spec.{field} cannot change while the workers run (status.startTime is set): suspend the job "
+        "first, or create a new TrainJob",
         field_path=f".spec.{field}",
         reason="FieldValueForbidden",
     )
@@ -385,14 +398,16 @@ def _immutable_once_started(field: str) -> Schema:
 NAME_RULES = (
     rule(
         f"!has(self.metadata.name) || self.metadata.name.size() <= {MAX_NAME_LENGTH}",
-        f"metadata.name may have at most {MAX_NAME_LENGTH} characters: the workers' Service "
-        "(<name>-workers) and pod hostnames (<name>-<index>) must be DNS labels of at most 63",
+        f"may have at most {MAX_NAME_LENGTH} characters: the workers' Service (<name>-workers) and "
+        "pod hostnames (<name>-<index>) must be DNS labels of at most 63",
+        field_path=".metadata.name",
         reason="FieldValueInvalid",
     ),
     rule(
         f"!has(self.metadata.name) || self.metadata.name.matches('{DNS_1035_LABEL}')",
-        "metadata.name must consist of lowercase letters, digits and '-', start with a letter and end "
-        "with a letter or digit: it names the workers' Service and hostnames",
+        "must consist of lowercase letters, digits and '-', start with a letter and end with a letter "
+        "or digit: it names the workers' Service and hostnames",
+        field_path=".metadata.name",
         reason="FieldValueInvalid",
     ),
 )
@@ -403,7 +418,11 @@ TRAINJOB_SCHEMA: Schema = obj(
     {
         "apiVersion": string("The versioned schema of this object."),
         "kind": string("The kind of this object."),
-        "metadata": {"type": "object", "description": "Standard object metadata."},
+        # At the root a CRD may only restrict metadata.name (not even describe metadata itself).
+        "metadata": {
+            "type": "object",
+            "properties": {"name": string("The TrainJob's name.", max_length=253)},
+        },
         "spec": SPEC,
         "status": STATUS,
     },

@@ -1,7 +1,8 @@
 """The OpenAPI checks of one value against its structural schema node (not its children).
 
 Types, enums, bounds, lengths, patterns, formats, required and unknown properties, and list
-uniqueness (`x-kubernetes-list-type`), with messages for people.
+uniqueness (`x-kubernetes-list-type`), with messages for people. Like the apiserver, a wrong type,
+a value outside an enum and a missing required field are *blocking*: CEL rules are not run then.
 """
 
 from __future__ import annotations
@@ -10,11 +11,20 @@ import datetime
 import json
 import re
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 from trainjob_operator.api.corev1 import PATTERN_DESCRIPTIONS
 from trainjob_operator.api.openapi import INT_OR_STRING, LIST_MAP_KEYS, LIST_TYPE, PRESERVE_UNKNOWN, Schema
 from trainjob_operator.api.paths import child, item
+
+
+class Problem(NamedTuple):
+    """A schema violation at `path`; `blocking` ones keep the CEL rules from running."""
+
+    path: str
+    message: str
+    blocking: bool = False
+
 
 _TYPE_NAMES = {
     "object": "an object",
@@ -65,15 +75,19 @@ def _show(value: Any) -> str:
     )
 
 
-def check_node(value: Any, schema: Schema, path: str) -> list[tuple[str, str]]:
-    """The (path, message) problems of `value` itself against `schema`; children are not visited."""
-    return list(_problems(value, schema, path))
+def check_node(value: Any, schema: Schema, path: str, *, report_unknown: bool = True) -> list[Problem]:
+    """The problems of `value` itself against `schema`; children are not visited.
+
+    With `report_unknown`, properties the schema does not declare are problems (the apiserver
+    would prune them).
+    """
+    return list(_problems(value, schema, path, report_unknown))
 
 
-def _problems(value: Any, schema: Schema, path: str) -> Iterator[tuple[str, str]]:
+def _problems(value: Any, schema: Schema, path: str, report_unknown: bool) -> Iterator[Problem]:
     if schema.get(INT_OR_STRING):
         if json_type(value) not in ("integer", "string"):
-            yield path, f"must be an integer or a string (got {json_type(value)})"
+            yield Problem(path, f"must be an integer or a string (got {json_type(value)})", blocking=True)
         elif isinstance(value, str):
             yield from _string_problems(value, schema, path)
         return
@@ -81,11 +95,11 @@ def _problems(value: Any, schema: Schema, path: str) -> Iterator[tuple[str, str]
     if type_ is None:
         return
     if not _is_type(value, type_):
-        yield path, f"must be {_TYPE_NAMES[type_]} (got {json_type(value)})"
+        yield Problem(path, f"must be {_TYPE_NAMES[type_]} (got {json_type(value)})", blocking=True)
         return
     if "enum" in schema and value not in schema["enum"]:
         choices = ", ".join(str(choice) for choice in schema["enum"])
-        yield path, f"must be one of {choices} (got {_show(value)})"
+        yield Problem(path, f"must be one of {choices} (got {_show(value)})", blocking=True)
     if type_ == "string":
         yield from _string_problems(value, schema, path)
     elif type_ in ("integer", "number"):
@@ -93,24 +107,29 @@ def _problems(value: Any, schema: Schema, path: str) -> Iterator[tuple[str, str]
     elif type_ == "array":
         yield from _array_problems(value, schema, path)
     elif type_ == "object":
-        yield from _object_problems(value, schema, path)
+        yield from _object_problems(value, schema, path, report_unknown)
 
 
-def _string_problems(value: str, schema: Schema, path: str) -> Iterator[tuple[str, str]]:
-    if "minLength" in schema and len(value) < schema["minLength"]:
-        yield (
-            path,
-            "must not be empty"
-            if schema["minLength"] == 1
-            else f"must have at least {schema['minLength']} characters",
+def _size_problems(
+    size: int, schema: Schema, path: str, bounds: tuple[str, str], unit: str
+) -> Iterator[Problem]:
+    """Problems of a length or count against its (minimum, maximum) schema keywords."""
+    low, high = bounds
+    if low in schema and size < schema[low]:
+        yield Problem(
+            path, "must not be empty" if schema[low] == 1 else f"must have at least {schema[low]} {unit}"
         )
-    if "maxLength" in schema and len(value) > schema["maxLength"]:
-        yield path, f"must have at most {schema['maxLength']} characters (got {len(value)})"
+    if high in schema and size > schema[high]:
+        yield Problem(path, f"must have at most {schema[high]} {unit} (got {size})")
+
+
+def _string_problems(value: str, schema: Schema, path: str) -> Iterator[Problem]:
+    yield from _size_problems(len(value), schema, path, ("minLength", "maxLength"), "characters")
     if "pattern" in schema and not re.search(schema["pattern"], value):
         expected = PATTERN_DESCRIPTIONS.get(schema["pattern"], f"a string matching {schema['pattern']}")
-        yield path, f"must be {expected} (got {_show(value)})"
+        yield Problem(path, f"must be {expected} (got {_show(value)})")
     if schema.get("format") == "date-time" and not _is_date_time(value):
-        yield path, f"{_show(value)} is not an RFC 3339 date-time such as 2024-05-01T12:00:00Z"
+        yield Problem(path, f"{_show(value)} is not an RFC 3339 date-time such as 2024-05-01T12:00:00Z")
 
 
 def _is_date_time(value: str) -> bool:
@@ -121,23 +140,15 @@ def _is_date_time(value: str) -> bool:
     return "T" in value.upper()
 
 
-def _number_problems(value: float, schema: Schema, path: str) -> Iterator[tuple[str, str]]:
+def _number_problems(value: float, schema: Schema, path: str) -> Iterator[Problem]:
     if "minimum" in schema and value < schema["minimum"]:
-        yield path, f"must be at least {schema['minimum']} (got {_show(value)})"
+        yield Problem(path, f"must be at least {schema['minimum']} (got {_show(value)})")
     if "maximum" in schema and value > schema["maximum"]:
-        yield path, f"must be at most {schema['maximum']} (got {_show(value)})"
+        yield Problem(path, f"must be at most {schema['maximum']} (got {_show(value)})")
 
 
-def _array_problems(value: list[Any], schema: Schema, path: str) -> Iterator[tuple[str, str]]:
-    if "minItems" in schema and len(value) < schema["minItems"]:
-        yield (
-            path,
-            "must not be empty"
-            if schema["minItems"] == 1
-            else f"must have at least {schema['minItems']} items",
-        )
-    if "maxItems" in schema and len(value) > schema["maxItems"]:
-        yield path, f"must have at most {schema['maxItems']} items (got {len(value)})"
+def _array_problems(value: list[Any], schema: Schema, path: str) -> Iterator[Problem]:
+    yield from _size_problems(len(value), schema, path, ("minItems", "maxItems"), "items")
     list_type = schema.get(LIST_TYPE)
     if list_type == "set":
         keys = [json.dumps(entry, sort_keys=True) for entry in value]
@@ -152,22 +163,23 @@ def _array_problems(value: list[Any], schema: Schema, path: str) -> Iterator[tup
         yield from _duplicates(keys, path, "duplicate entry with")
 
 
-def _duplicates(keys: list[str], path: str, what: str) -> Iterator[tuple[str, str]]:
+def _duplicates(keys: list[str], path: str, what: str) -> Iterator[Problem]:
     seen: set[str] = set()
     for index, key in enumerate(keys):
         if key in seen:
-            yield item(path, index), f"{what} {key}"
+            yield Problem(item(path, index), f"{what} {key}")
         seen.add(key)
 
 
-def _object_problems(value: dict[str, Any], schema: Schema, path: str) -> Iterator[tuple[str, str]]:
+def _object_problems(
+    value: dict[str, Any], schema: Schema, path: str, report_unknown: bool
+) -> Iterator[Problem]:
     for key in schema.get("required", ()):
         if value.get(key) is None:
-            yield child(path, key), "is required"
-    if "maxProperties" in schema and len(value) > schema["maxProperties"]:
-        yield path, f"must have at most {schema['maxProperties']} entries (got {len(value)})"
+            yield Problem(child(path, key), "is required", blocking=True)
+    yield from _size_problems(len(value), schema, path, ("minProperties", "maxProperties"), "entries")
     properties = schema.get("properties")
-    if properties is not None and not schema.get(PRESERVE_UNKNOWN):
+    if report_unknown and properties is not None and not schema.get(PRESERVE_UNKNOWN):
         for key in value:
             if key not in properties:
-                yield child(path, key), "unknown field (the apiserver would drop it)"
+                yield Problem(child(path, key), "unknown field (the apiserver would drop it)")

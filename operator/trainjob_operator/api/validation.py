@@ -17,7 +17,10 @@ from trainjob_operator.api.names import API_VERSION, KIND
 from trainjob_operator.api.openapi import LIST_MAP_KEYS, LIST_TYPE, Schema
 from trainjob_operator.api.paths import child, item
 from trainjob_operator.api.schema import TRAINJOB_SCHEMA
-from trainjob_operator.api.structural import check_node, has_type
+from trainjob_operator.api.structural import Problem, check_node, has_type
+
+#: Where unknown fields are fine: the apiserver validates ObjectMeta itself and never prunes it.
+UNPRUNED = frozenset({"metadata"})
 
 __all__ = ["FieldError", "apply_defaults", "validate"]
 
@@ -67,28 +70,26 @@ def _identity_errors(manifest: Mapping[str, Any]) -> list[FieldError]:
 
 
 def _validate(value: Any, old: Any, schema: Schema, path: str) -> list[FieldError]:
-    """The schema problems of the whole tree; then, unless a value has the wrong type, the rule failures.
+    """The schema problems of the whole tree; then, unless one of them is blocking, the rule failures.
 
-    Like the apiserver, CEL rules are skipped altogether when a type error would make them
-    meaningless, and run everywhere otherwise.
+    Like the apiserver, CEL rules are skipped altogether after a wrong type, a value outside an
+    enum or a missing required field, and run everywhere otherwise.
     """
     problems = list(_structural(value, schema, path))
-    errors = [FieldError(where, message) for where, message, _ in problems]
-    if any(type_error for _, _, type_error in problems):
-        return [*errors, FieldError("", "the validation rules were not checked: fix the type errors first")]
+    errors = [FieldError(problem.path, problem.message) for problem in problems]
+    if any(problem.blocking for problem in problems):
+        return [*errors, FieldError("", "the validation rules were not checked: fix the errors above first")]
     return errors + [
         FieldError(failure.path, failure.message) for failure in _rules(value, old, schema, path)
     ]
 
 
-def _structural(value: Any, schema: Schema, path: str) -> Iterator[tuple[str, str, bool]]:
-    """(path, message, is a type error) for every schema problem of `value` and below."""
-    if not has_type(value, schema):
-        yield from ((where, message, True) for where, message in check_node(value, schema, path))
-        return
-    yield from ((where, message, False) for where, message in check_node(value, schema, path))
-    for subvalue, _, subschema, subpath in _children(value, None, schema, path):
-        yield from _structural(subvalue, subschema, subpath)
+def _structural(value: Any, schema: Schema, path: str) -> Iterator[Problem]:
+    """Every schema problem of `value` and below (children only where the type is right)."""
+    yield from check_node(value, schema, path, report_unknown=path not in UNPRUNED)
+    if has_type(value, schema):
+        for subvalue, _, subschema, subpath in _children(value, None, schema, path):
+            yield from _structural(subvalue, subschema, subpath)
 
 
 def _rules(value: Any, old: Any, schema: Schema, path: str) -> Iterator[RuleFailure]:

@@ -1,0 +1,21 @@
+"""Every child of a TrainJob, in the order they are created (the Job last, once its identity exists)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from trainjob_operator.builders.job import worker_job
+from trainjob_operator.builders.meta import Body
+from trainjob_operator.builders.rbac import role, role_binding, service_account
+from trainjob_operator.builders.service import headless_service
+
+
+def children(trainjob: Body, attempt: int, deadline_seconds: int | None = None) -> list[dict[str, Any]]:
+    """ServiceAccount, Role, RoleBinding, headless Service and the Job of attempt `attempt`."""
+    return [
+        service_account(trainjob),
+        role(trainjob),
+        role_binding(trainjob),
+        headless_service(trainjob),
+        worker_job(trainjob, attempt, deadline_seconds),
+    ]

@@ -1,0 +1,93 @@
+"""The kopf handlers: thin glue from kopf's triggers to the `Reconciler`.
+
+Triggers of a reconcile: a TrainJob created, its spec changed, the operator resumed; an event of
+a Job labelled with a TrainJob's name (the Job controller updates it on every pod transition);
+and a periodic resync of every TrainJob that is unfinished or waits for its TTL (deadlines,
+stuck workers, missed events). Pods are not watched: the Job's status reflects them, and the
+resync catches what it does not (a worker that cannot pull its image).
+
+kopf keeps a finalizer (`trainjob.dev/finalizer`) on TrainJobs that have a resync timer, to stop
+the timer cleanly on deletion; it is removed when the TrainJob finishes (without a TTL) or is
+deleted while the operator runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import kopf
+import kubernetes.client
+
+from trainjob_operator.api.enums import Phase
+from trainjob_operator.api.names import GROUP, LABEL_NAME, PLURAL, VERSION
+from trainjob_operator.config import OperatorConfig
+from trainjob_operator.kube import KubeApi, client_configuration
+from trainjob_operator.metrics import Metrics, serve_metrics
+from trainjob_operator.planner import Event
+from trainjob_operator.reconciler import Reconciler
+
+#: Kubernetes keeps an Event's message to 1 kB.
+EVENT_MESSAGE_LIMIT = 1024
+TRAINJOBS = {"group": GROUP, "version": VERSION, "plural": PLURAL}
+
+
+def post_event(trainjob: Mapping[str, Any], event: Event) -> None:
+    """Post an Event on the TrainJob through kopf's event queue."""
+    message = (
+        event.message
+        if len(event.message) <= EVENT_MESSAGE_LIMIT
+        else event.message[: EVENT_MESSAGE_LIMIT - 1] + "…"
+    )
+    kopf.event(dict(trainjob), type=event.type, reason=event.reason, message=message)
+
+
+def needs_resync(spec: Mapping[str, Any], status: Mapping[str, Any], **_: Any) -> bool:
+    """Whether a TrainJob still needs the periodic resync: unfinished, or finished with a TTL."""
+    finished = status.get("phase") in (Phase.SUCCEEDED, Phase.FAILED)
+    return not finished or (spec.get("runPolicy") or {}).get("ttlSecondsAfterFinished") is not None
+
+
+def register(registry: kopf.OperatorRegistry, config: OperatorConfig) -> None:
+    """Register every handler of the operator on `registry`."""
+
+    @kopf.on.login(id="login", registry=registry)
+    def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
+        return kopf.login_via_client(**kwargs)
+
+    @kopf.on.startup(id="start", registry=registry)
+    async def start(memo: kopf.Memo, **_: Any) -> None:
+        memo.metrics = Metrics()
+        api = KubeApi(kubernetes.client.ApiClient(client_configuration()))
+        memo.reconciler = Reconciler(api, post_event, memo.metrics)
+        memo.metrics_runner = None
+        if config.metrics_port:
+            memo.metrics_runner = await serve_metrics(memo.metrics, config.metrics_host, config.metrics_port)
+
+    @kopf.on.cleanup(id="stop", registry=registry)
+    async def stop(memo: kopf.Memo, **_: Any) -> None:
+        if memo.get("metrics_runner") is not None:
+            await memo.metrics_runner.cleanup()
+
+    @kopf.on.resume(**TRAINJOBS, id="reconcile", registry=registry)
+    @kopf.on.create(**TRAINJOBS, id="reconcile", registry=registry)
+    @kopf.on.update(**TRAINJOBS, field="spec", id="reconcile", registry=registry)
+    async def trainjob_changed(namespace: str, name: str, memo: kopf.Memo, **_: Any) -> None:
+        await memo.reconciler.reconcile(namespace, name)
+
+    @kopf.timer(
+        **TRAINJOBS, id="resync", interval=config.resync_seconds, when=needs_resync, registry=registry
+    )
+    async def resync(namespace: str, name: str, memo: kopf.Memo, **_: Any) -> None:
+        await memo.reconciler.reconcile(namespace, name)
+
+    @kopf.on.event("batch", "v1", "jobs", labels={LABEL_NAME: kopf.PRESENT}, id="job", registry=registry)
+    async def job_changed(namespace: str, labels: Mapping[str, str], memo: kopf.Memo, **_: Any) -> None:
+        await memo.reconciler.reconcile(namespace, labels[LABEL_NAME])
+
+    @kopf.on.event(**TRAINJOBS, id="phase", registry=registry)
+    def phase_changed(
+        type: str | None, namespace: str, name: str, status: Mapping[str, Any], memo: kopf.Memo, **_: Any
+    ) -> None:
+        phase = None if type == "DELETED" else status.get("phase") or Phase.PENDING
+        memo.metrics.set_phase(namespace, name, phase)

@@ -1,0 +1,372 @@
+"""The control loop's decisions, as a pure function: (TrainJob, Job, pods, now) -> Plan.
+
+The planner reads the TrainJob (with its status), the worker Job of the current attempt and the
+TrainJob's pods, and returns what to do: children to create, the status fields the operator owns
+(a merge patch that never touches the reporter's fields), Events, and the Job or pods to delete.
+
+The life of a TrainJob:
+
+- Pending -> Created: the children are created (ServiceAccount, Role, RoleBinding, headless
+  Service, and the Indexed Job of attempt `status.restarts`).
+- Created -> Running when every worker runs; Running/Created <-> Suspended with the Job.
+- A worker fails (the Job fails at once, its backoffLimit being 0): while `status.restarts` is
+  below `runPolicy.backoffLimit`, Restarting: the restart is counted first, then the Job is deleted
+  in the foreground (its pods terminate first); when it is gone, the Job of the next attempt is
+  created under the same name, so the workers keep their hostnames and the master its address,
+  and no worker of the old group can still write a checkpoint the new group reads. Otherwise
+  Failed, with the worker, pod, exit code and reason in the condition, the Event and
+  `status.failure`.
+- Succeeded when the Job completes (EarlyStopped too, if the trainer stopped early).
+- A finished TrainJob never creates anything again: `cleanPodPolicy` is applied to its pods and,
+  after `ttlSecondsAfterFinished`, the TrainJob itself is deleted (its children with it). The
+  restart count lives in the TrainJob's status, so it can neither reset nor loop when children
+  disappear.
+- `activeDeadlineSeconds` is enforced twice: the Job carries what is left of it (so Kubernetes
+  stops the pods even without the operator), and the planner fails the job with reason
+  DeadlineExceeded once `status.startTime` + deadline has passed (also between attempts).
+- A spec change before the workers first ran (say, a fixed image tag) re-creates the Job; after
+  that, the CRD forbids changing what the Job is made of, and other changes apply to the next
+  attempt.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from trainjob_operator.api.defaulting import apply_defaults
+from trainjob_operator.api.enums import CleanPodPolicy, Phase
+from trainjob_operator.api.names import ANNOTATION_SUSPEND, KUEUE_QUEUE_LABEL, job_name
+from trainjob_operator.builders.children import children
+from trainjob_operator.builders.job import desired_template_hash, kueue_labels, suspend_label_value
+from trainjob_operator.builders.meta import Body
+from trainjob_operator.status.conditions import Transition, render_conditions, summary
+from trainjob_operator.status.failures import WorkerFailure
+from trainjob_operator.status.observe import JobState, Observation, observe
+from trainjob_operator.timing import deadline_passed, remaining_deadline, timestamp, ttl_expired
+
+FOREGROUND = "Foreground"
+BACKGROUND = "Background"
+#: Reasons of the transition to Created, kept while the workers start without problems.
+CREATION_REASONS = frozenset({"WorkersCreated", "Restarted"})
+#: Status fields a None removes (a merge patch null); other fields keep their last value.
+CLEARED_WHEN_NONE = frozenset({"startTime"})
+
+
+@dataclass(frozen=True)
+class Event:
+    """A Kubernetes Event to post on the TrainJob, for a transition to `phase`."""
+
+    type: str
+    reason: str
+    message: str
+    phase: str
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What to do, in order: create children, patch the status, then delete or patch children."""
+
+    create: tuple[dict[str, Any], ...] = ()
+    #: A JSON merge patch of the status subresource with the operator's fields only; None: no change.
+    status: dict[str, Any] | None = None
+    events: tuple[Event, ...] = ()
+    #: Delete the worker Job with this propagation policy.
+    delete_job: str | None = None
+    #: A merge patch for the worker Job (suspend and resume).
+    patch_job: dict[str, Any] | None = None
+    #: Worker pods to delete (cleanPodPolicy).
+    delete_pods: tuple[str, ...] = ()
+    delete_trainjob: bool = False
+
+
+@dataclass(frozen=True)
+class _Decision:
+    transition: Transition
+    restarts: int
+    failure: WorkerFailure | None = None
+    create: bool = False
+    delete_job: str | None = None
+    start_time: str | None = None
+    completion_time: str | None = None
+
+
+def plan(trainjob: Body, job: Body | None, pods: Sequence[Body], now: datetime.datetime) -> Plan:
+    """Decide what to do about a TrainJob, given its worker Job (or None) and its pods (any attempt)."""
+    trainjob = apply_defaults(trainjob)
+    status = trainjob.get("status") or {}
+    if _phase(status).finished:
+        return _finished(trainjob, pods, now)
+    restarts = int(status.get("restarts") or 0)
+    observation = observe(
+        job,
+        pods,
+        owner_uid=trainjob["metadata"].get("uid", ""),
+        attempt=restarts,
+        template_hash=desired_template_hash(trainjob, restarts),
+        nodes=trainjob["spec"]["numNodes"],
+    )
+    decision = _decide(trainjob, observation, now)
+    result = _render(trainjob, decision, observation, now)
+    if not decision.transition.phase.finished:
+        return result
+    finished = _finished({**trainjob, "status": {**status, **(result.status or {})}}, pods, now)
+    return dataclasses.replace(
+        result, delete_pods=finished.delete_pods, delete_trainjob=finished.delete_trainjob
+    )
+
+
+def failed_to_create(trainjob: Body, kind: str, message: str, now: datetime.datetime) -> Plan:
+    """The plan when the apiserver rejected a child as invalid: the TrainJob fails for good."""
+    trainjob = apply_defaults(trainjob)
+    restarts = int((trainjob.get("status") or {}).get("restarts") or 0)
+    failure = WorkerFailure("InvalidWorkers", f"the apiserver rejected the {kind}: {message}")
+    transition = Transition(Phase.FAILED, "InvalidWorkers", failure.message, warning=True)
+    decision = _Decision(transition, restarts, failure, completion_time=timestamp(now))
+    return _render(trainjob, decision, Observation(JobState.MISSING, {}), now)
+
+
+def _decide(trainjob: Body, seen: Observation, now: datetime.datetime) -> _Decision:
+    spec = trainjob["spec"]
+    status = trainjob.get("status") or {}
+    phase = _phase(status)
+    restarts = int(status.get("restarts") or 0)
+    start_time = _start_time(status, seen, now)
+    nodes = spec["numNodes"]
+
+    if seen.state is JobState.SUCCEEDED:
+        return _succeeded(status, restarts, start_time, seen.completion_time or timestamp(now), nodes)
+    if seen.state is JobState.FAILED:
+        if seen.job_reason == "DeadlineExceeded":
+            return _deadline_exceeded(spec, restarts, start_time, now, seen.failure, delete=False)
+        failure = seen.failure or WorkerFailure(seen.job_reason or "JobFailed", seen.job_message)
+        return _failed_or_restart(spec, restarts, failure, start_time, now)
+    if deadline_passed(spec["runPolicy"], start_time, now):
+        return _deadline_exceeded(
+            spec, restarts, start_time, now, None, delete=seen.state is not JobState.MISSING
+        )
+    if seen.state is JobState.DELETING:
+        return _Decision(_current(status), restarts, start_time=start_time)
+    if seen.state is JobState.FOREIGN:
+        message = (
+            f"a Job named {job_name(trainjob['metadata']['name'])!r} exists that this TrainJob does not own"
+        )
+        transition = Transition(
+            Phase.PENDING, "JobNameTaken", f"{message}; waiting for it to go", warning=True
+        )
+        return _Decision(transition, restarts, start_time=start_time)
+    if seen.state is JobState.STALE:
+        return _Decision(_current(status), restarts, delete_job=FOREGROUND, start_time=start_time)
+    if seen.state is JobState.MISSING:
+        if phase in (Phase.PENDING, Phase.RESTARTING):
+            reason = "Restarted" if phase == Phase.RESTARTING else "WorkersCreated"
+            message = f"created {nodes} worker{'s' if nodes > 1 else ''} (attempt {restarts + 1})"
+            return _Decision(
+                Transition(Phase.CREATED, reason, message), restarts, create=True, start_time=start_time
+            )
+        failure = WorkerFailure("JobDeleted", "the worker Job was deleted while the job was active")
+        return _failed_or_restart(spec, restarts, failure, start_time, now)
+    if seen.outdated and not status.get("startTime"):
+        message = "the spec changed before the workers started: re-creating them"
+        return _Decision(Transition(Phase.PENDING, "SpecChanged", message), restarts, delete_job=FOREGROUND)
+    if seen.state is JobState.SUSPENDED:
+        return _Decision(_suspended(trainjob), restarts, start_time=start_time)
+    if seen.state is JobState.RUNNING:
+        message = f"all {nodes} workers are running"
+        return _Decision(
+            Transition(Phase.RUNNING, "WorkersRunning", message), restarts, start_time=start_time
+        )
+    if seen.failure is not None:
+        transition = Transition(
+            Phase.CREATED, seen.failure.reason, seen.failure.describe_waiting(), warning=True
+        )
+        return _Decision(transition, restarts, start_time=start_time)
+    current = _current(status)
+    if current.phase is Phase.CREATED and current.reason in CREATION_REASONS:
+        return _Decision(current, restarts, start_time=start_time)
+    message = f"{seen.running} of {nodes} workers running"
+    return _Decision(Transition(Phase.CREATED, "WorkersStarting", message), restarts, start_time=start_time)
+
+
+def _phase(status: Mapping[str, Any]) -> Phase:
+    return Phase(status.get("phase") or Phase.PENDING)
+
+
+def _current(status: Mapping[str, Any]) -> Transition:
+    """The transition the status already shows (to keep it while waiting)."""
+    reason, message = summary(status.get("conditions") or [])
+    return Transition(_phase(status), reason or "Waiting", message)
+
+
+def _start_time(status: Mapping[str, Any], seen: Observation, now: datetime.datetime) -> str | None:
+    """When the workers started: the Job's start, recorded once every worker runs.
+
+    Cleared while suspended, so that a resumed job counts its deadline afresh (as a Job does) and
+    its spec may change meanwhile (the CRD allows it while `status.startTime` is unset).
+    """
+    if seen.state is JobState.SUSPENDED:
+        return None
+    if seen.state is JobState.RUNNING and not status.get("startTime"):
+        return seen.start_time or timestamp(now)
+    return status.get("startTime")
+
+
+def _succeeded(
+    status: Mapping[str, Any], restarts: int, start: str | None, end: str, nodes: int
+) -> _Decision:
+    message = f"all {nodes} workers finished successfully"
+    early = status.get("earlyStopping") or {}
+    if early.get("triggered"):
+        reason, message = (
+            "EarlyStopped",
+            f"{message}; stopped early: {early.get('message') or early.get('reason')}",
+        )
+    elif status.get("stoppedOnRequest"):
+        reason, message = "StoppedOnRequest", f"{message}; stopped on request"
+    else:
+        reason = "Completed"
+    return _Decision(
+        Transition(Phase.SUCCEEDED, reason, message), restarts, start_time=start, completion_time=end
+    )
+
+
+def _failed_or_restart(
+    spec: Mapping[str, Any], restarts: int, failure: WorkerFailure, start: str | None, now: datetime.datetime
+) -> _Decision:
+    """Restart the whole group if the budget allows, else fail for good."""
+    limit = spec["runPolicy"]["backoffLimit"]
+    if restarts < limit:
+        message = f"{failure.describe()}; restarting all workers ({restarts + 1} of {limit} restarts)"
+        transition = Transition(Phase.RESTARTING, "WorkerFailed", message, warning=True)
+        return _Decision(transition, restarts + 1, failure, delete_job=FOREGROUND, start_time=start)
+    if limit:
+        transition = Transition(
+            Phase.FAILED,
+            "BackoffLimitExceeded",
+            f"{failure.describe()}; all {limit} restarts used",
+            warning=True,
+        )
+    else:
+        transition = Transition(Phase.FAILED, "WorkerFailed", failure.describe(), warning=True)
+    return _Decision(transition, restarts, failure, start_time=start, completion_time=timestamp(now))
+
+
+def _deadline_exceeded(
+    spec: Mapping[str, Any],
+    restarts: int,
+    start: str | None,
+    now: datetime.datetime,
+    failure: WorkerFailure | None,
+    *,
+    delete: bool,
+) -> _Decision:
+    deadline = spec["runPolicy"].get("activeDeadlineSeconds")
+    message = f"the job was active longer than activeDeadlineSeconds ({deadline}s)"
+    if failure is not None and failure.reason != "DeadlineExceeded":
+        message += f"; {failure.describe()}"
+    stopped = failure or WorkerFailure("DeadlineExceeded", message)
+    return _Decision(
+        Transition(Phase.FAILED, "DeadlineExceeded", message, warning=True),
+        restarts,
+        stopped,
+        delete_job=BACKGROUND if delete else None,
+        start_time=start,
+        completion_time=timestamp(now),
+    )
+
+
+def _suspended(trainjob: Body) -> Transition:
+    if trainjob["spec"]["runPolicy"]["suspend"]:
+        return Transition(Phase.SUSPENDED, "Suspended", "suspended by runPolicy.suspend")
+    if KUEUE_QUEUE_LABEL in kueue_labels(trainjob):
+        queue = kueue_labels(trainjob)[KUEUE_QUEUE_LABEL]
+        return Transition(Phase.SUSPENDED, "Queued", f"waiting for the queue {queue!r} to admit the workers")
+    return Transition(Phase.SUSPENDED, "Resuming", "the workers are being resumed")
+
+
+#: Job states in which the Job is the current attempt's and still active.
+ACTIVE_JOB_STATES = frozenset({JobState.SUSPENDED, JobState.STARTING, JobState.RUNNING})
+
+
+def _suspend_patch(trainjob: Body, seen: Observation) -> dict[str, Any] | None:
+    """Apply a change of runPolicy.suspend to the Job, once.
+
+    Only a change is applied, so as never to fight a queue (Kueue) that suspends and resumes the
+    Job itself.
+    """
+    wanted = trainjob["spec"]["runPolicy"]["suspend"]
+    if seen.state not in ACTIVE_JOB_STATES or seen.applied_suspend == wanted:
+        return None
+    annotations = {ANNOTATION_SUSPEND: suspend_label_value(wanted)}
+    return {"metadata": {"annotations": annotations}, "spec": {"suspend": wanted}}
+
+
+def _render(trainjob: Body, decision: _Decision, seen: Observation, now: datetime.datetime) -> Plan:
+    """Turn a decision into the status patch, Events and actions."""
+    status = trainjob.get("status") or {}
+    generation = int(trainjob["metadata"].get("generation") or 0)
+    transition = decision.transition
+    early = status.get("earlyStopping") or {}
+    early_stop = (
+        (str(early.get("reason") or "EarlyStopped"), str(early.get("message") or ""))
+        if early.get("triggered")
+        else None
+    )
+    conditions = render_conditions(
+        status.get("conditions") or [],
+        transition,
+        generation=generation,
+        now=timestamp(now),
+        early_stop=early_stop,
+    )
+    new: dict[str, Any] = {
+        "phase": str(transition.phase),
+        "conditions": conditions,
+        "observedGeneration": generation,
+        "restarts": decision.restarts,
+        "workers": seen.workers
+        or {"active": 0, "succeeded": 0, "failed": 0, "total": trainjob["spec"]["numNodes"]},
+        "startTime": decision.start_time,
+        "completionTime": decision.completion_time,
+        "failure": decision.failure.as_status() if decision.failure else None,
+    }
+    patch = {
+        key: value
+        for key, value in new.items()
+        if status.get(key) != value and (value is not None or key in CLEARED_WHEN_NONE)
+    }
+    events = ()
+    if (status.get("phase"), summary(status.get("conditions") or [])[0]) != (
+        transition.phase,
+        transition.reason,
+    ):
+        kind = "Warning" if transition.warning else "Normal"
+        events = (Event(kind, transition.reason, transition.message, str(transition.phase)),)
+    create = ()
+    if decision.create:
+        deadline = remaining_deadline(trainjob["spec"]["runPolicy"], decision.start_time, now)
+        create = tuple(children(trainjob, decision.restarts, deadline))
+    return Plan(
+        create=create,
+        status=patch or None,
+        events=events,
+        delete_job=decision.delete_job,
+        patch_job=_suspend_patch(trainjob, seen) if not decision.delete_job else None,
+    )
+
+
+def _finished(trainjob: Body, pods: Sequence[Body], now: datetime.datetime) -> Plan:
+    """A finished TrainJob: apply cleanPodPolicy to its pods, and delete it once its TTL has passed."""
+    run_policy = trainjob["spec"]["runPolicy"]
+    policy = run_policy["cleanPodPolicy"]
+    live = [pod for pod in pods if not pod.get("metadata", {}).get("deletionTimestamp")]
+    if policy == CleanPodPolicy.RUNNING:
+        live = [
+            pod for pod in live if pod.get("status", {}).get("phase") in ("Pending", "Running", "Unknown")
+        ]
+    doomed = () if policy == CleanPodPolicy.NONE else tuple(pod["metadata"]["name"] for pod in live)
+    completed = (trainjob.get("status") or {}).get("completionTime")
+    return Plan(delete_pods=doomed, delete_trainjob=ttl_expired(run_policy, completed, now))

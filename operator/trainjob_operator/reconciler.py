@@ -1,0 +1,87 @@
+"""One reconcile of one TrainJob: read it fresh, plan, carry the plan out.
+
+Every trigger (a TrainJob change, a Job event, the periodic resync) ends up here. Reconciles of
+the same TrainJob are serialized by a lock, and each reads the TrainJob from the apiserver rather
+than from the triggering event, so it always sees its own last status write (a restart can never
+be counted twice).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import time
+from collections import defaultdict
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from kubernetes.client.exceptions import ApiException
+
+from trainjob_operator.api.names import LABEL_NAME, job_name
+from trainjob_operator.kube import JOBS, TRAINJOBS, KubeApi, error_message
+from trainjob_operator.metrics import Metrics
+from trainjob_operator.planner import Event, Plan, failed_to_create, plan
+
+#: Posts an Event on a TrainJob (kopf.event in the operator).
+EventSink = Callable[[Mapping[str, Any], Event], None]
+#: Apiserver answers to a create that mean the child itself is invalid (not worth retrying).
+INVALID = (400, 422)
+
+
+def _now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC)
+
+
+class Reconciler:
+    """Reconciles TrainJobs through a `KubeApi`, posting Events and recording metrics."""
+
+    def __init__(self, api: KubeApi, post_event: EventSink, metrics: Metrics) -> None:
+        self._api = api
+        self._post_event = post_event
+        self._metrics = metrics
+        self._locks: defaultdict[tuple[str, str], asyncio.Lock] = defaultdict(asyncio.Lock)
+
+    async def reconcile(self, namespace: str, name: str) -> None:
+        """Bring the TrainJob `namespace/name` one step closer to its spec."""
+        started = time.monotonic()
+        try:
+            async with self._locks[(namespace, name)]:
+                await self._reconcile(namespace, name)
+        except Exception as error:
+            self._metrics.record_reconcile(time.monotonic() - started, type(error).__name__)
+            raise
+        self._metrics.record_reconcile(time.monotonic() - started)
+
+    async def _reconcile(self, namespace: str, name: str) -> None:
+        trainjob = await self._api.get(TRAINJOBS, namespace, name)
+        if trainjob is None or trainjob["metadata"].get("deletionTimestamp"):
+            self._locks.pop((namespace, name), None)
+            return
+        job = await self._api.get(JOBS, namespace, job_name(name))
+        pods = await self._api.list_pods(namespace, f"{LABEL_NAME}={name}")
+        await self._execute(trainjob, plan(trainjob, job, pods, _now()))
+
+    async def _execute(self, trainjob: Mapping[str, Any], result: Plan) -> None:
+        """Create, then write the status and post Events, then delete and patch."""
+        namespace, name = trainjob["metadata"]["namespace"], trainjob["metadata"]["name"]
+        for child in result.create:
+            try:
+                await self._api.create(child)
+            except ApiException as error:
+                if error.status not in INVALID:
+                    raise
+                result = failed_to_create(trainjob, child["kind"], error_message(error), _now())
+                break
+        if result.status:
+            await self._api.patch_status(TRAINJOBS, namespace, name, result.status)
+        for event in result.events:
+            self._post_event(trainjob, event)
+            self._metrics.record_transition(event.phase, event.reason)
+        if result.delete_job:
+            await self._api.delete(JOBS, namespace, job_name(name), result.delete_job)
+        if result.patch_job:
+            await self._api.patch(JOBS, namespace, job_name(name), result.patch_job)
+        for pod in result.delete_pods:
+            await self._api.delete_pod(namespace, pod)
+        if result.delete_trainjob:
+            await self._api.delete(TRAINJOBS, namespace, name)

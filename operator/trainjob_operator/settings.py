@@ -1,0 +1,38 @@
+"""kopf's settings for this operator, all explicit."""
+
+from __future__ import annotations
+
+import kopf
+
+from trainjob_operator.api.names import MANAGER, PREFIX
+from trainjob_operator.config import OperatorConfig
+
+
+def configure(settings: kopf.OperatorSettings, config: OperatorConfig) -> None:
+    """Set kopf's settings from the operator's configuration."""
+    # kopf's own state lives in annotations and a finalizer with the project's prefix.
+    settings.persistence.finalizer = f"{PREFIX}/finalizer"
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=PREFIX)
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix=PREFIX, key="last-handled-configuration"
+    )
+    # Events: only the ones the operator posts itself (kopf.event), under its own name.
+    settings.posting.enabled = True
+    settings.posting.loggers = False
+    settings.posting.reporting_component = MANAGER
+    settings.posting.reporting_instance = config.identity
+    # Watches: let the server end them regularly, reconnect fast, notice a silent connection.
+    settings.watching.server_timeout = 300
+    settings.watching.client_timeout = 330
+    settings.watching.connect_timeout = 30
+    settings.watching.reconnect_backoff = 1.0
+    settings.networking.request_timeout = 60
+    settings.networking.connect_timeout = 10
+    # One active replica among peers (kopf peering); standalone without a peering name. With
+    # peering, a missing KopfPeering CRD stops the operator instead of leaving replicas racing.
+    settings.peering.standalone = config.peering is None
+    settings.peering.mandatory = config.peering is not None
+    settings.peering.name = config.peering or MANAGER
+    settings.peering.priority = config.effective_priority
+    # Retry failed handlers with a capped backoff; never give up on a TrainJob.
+    settings.execution.default_backoff = 10

@@ -1,0 +1,1 @@
+"""Pure status logic: what the Job and pods say, worker failures, and the TrainJob's conditions."""

@@ -1,0 +1,110 @@
+"""The TrainJob's conditions, derived from its phase, following Kubernetes conventions.
+
+Semantics, per type (each carries `observedGeneration`; `lastTransitionTime` moves only when the
+status flips):
+
+- `Created`: True once the workers were created; never set back.
+- `Running`, `Suspended`, `Restarting`: True while the phase is that; False (with the reason of
+  the phase that followed) once it was True.
+- `Succeeded`, `Failed`: True when the job ends that way.
+- `EarlyStopped`: True when the job succeeded because the trainer's early stopping triggered
+  (the reporter's `status.earlyStopping.triggered`).
+- `Ready`, `Reconciling`, `Stalled`: the summary that kstatus (Flux, `kubectl wait`, cli-utils)
+  and Argo CD read, with the semantics of a batch Job: `Reconciling` is True while the job is on
+  its way (Pending, Created, Running, Restarting: kstatus InProgress); `Stalled` is True when it
+  failed (kstatus Failed); `Ready` is True once it succeeded (kstatus Current, and what
+  `kubectl wait --for=condition=Ready` waits for). A suspended job is neither: it is where it
+  was asked to be. `Ready` and `Reconciling` are always present.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from trainjob_operator.api.enums import ConditionType, Phase
+
+#: Phases in which the job is still on its way to success.
+IN_PROGRESS = frozenset({Phase.PENDING, Phase.CREATED, Phase.RUNNING, Phase.RESTARTING})
+#: Conditions written even while False, so that the summary is always readable.
+ALWAYS_PRESENT = frozenset({ConditionType.READY, ConditionType.RECONCILING})
+#: Conditions that, once True, keep their reason and message.
+STICKY = frozenset({ConditionType.CREATED})
+
+
+@dataclass(frozen=True)
+class Transition:
+    """Where a TrainJob is going: its phase, with a CamelCase reason and a message for people."""
+
+    phase: Phase
+    reason: str
+    message: str
+    #: Whether the transition deserves a Warning event (a failure, a restart, a stuck worker).
+    warning: bool = False
+
+
+def _wanted(
+    transition: Transition, early_stop: tuple[str, str] | None
+) -> dict[ConditionType, tuple[bool, str, str]]:
+    """The (status, reason, message) each condition should have; absent ones stay as they are."""
+    phase = transition.phase
+    live = (transition.reason, transition.message)
+    wanted = {
+        ConditionType.RUNNING: (phase is Phase.RUNNING, *live),
+        ConditionType.SUSPENDED: (phase is Phase.SUSPENDED, *live),
+        ConditionType.RESTARTING: (phase is Phase.RESTARTING, *live),
+        ConditionType.READY: (phase is Phase.SUCCEEDED, *live),
+        ConditionType.RECONCILING: (phase in IN_PROGRESS, *live),
+        ConditionType.STALLED: (phase is Phase.FAILED, *live),
+    }
+    if phase in (Phase.CREATED, Phase.RUNNING, Phase.SUSPENDED):
+        wanted[ConditionType.CREATED] = (True, "WorkersCreated", "the worker pods were created")
+    if phase is Phase.SUCCEEDED:
+        wanted[ConditionType.SUCCEEDED] = (True, *live)
+        if early_stop is not None:
+            wanted[ConditionType.EARLY_STOPPED] = (True, *early_stop)
+    if phase is Phase.FAILED:
+        wanted[ConditionType.FAILED] = (True, *live)
+    return wanted
+
+
+def render_conditions(
+    existing: Sequence[Mapping[str, Any]],
+    transition: Transition,
+    *,
+    generation: int,
+    now: str,
+    early_stop: tuple[str, str] | None = None,
+) -> list[dict[str, Any]]:
+    """The new `status.conditions` list, in the order of `ConditionType`.
+
+    `early_stop` is the (reason, message) of a triggered early stop, reported by the trainer.
+    """
+    by_type = {condition.get("type"): dict(condition) for condition in existing}
+    for type_, (holds, reason, message) in _wanted(transition, early_stop).items():
+        current = by_type.get(type_)
+        status = "True" if holds else "False"
+        if current is None and not holds and type_ not in ALWAYS_PRESENT:
+            continue
+        if current is not None and type_ in STICKY and current.get("status") == "True":
+            continue
+        changed = current is None or current.get("status") != status
+        by_type[type_] = {
+            "type": str(type_),
+            "status": status,
+            "reason": reason,
+            "message": message,
+            "lastTransitionTime": now if changed else current.get("lastTransitionTime", now),
+            "observedGeneration": generation,
+        }
+    order = {str(type_): index for index, type_ in enumerate(ConditionType)}
+    return sorted(by_type.values(), key=lambda condition: order.get(condition["type"], len(order)))
+
+
+def summary(conditions: Sequence[Mapping[str, Any]]) -> tuple[str, str]:
+    """The (reason, message) of the `Ready` condition: the reason of the latest transition."""
+    for condition in conditions:
+        if condition.get("type") == ConditionType.READY:
+            return condition.get("reason", ""), condition.get("message", "")
+    return "", ""

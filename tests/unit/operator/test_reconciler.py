@@ -1,0 +1,149 @@
+"""The Reconciler against kmock's emulated Kubernetes API: the real client, HTTP and wire format."""
+
+import attrs
+import kmock as km
+import kubernetes.client
+import pytest
+from trainjob_operator.kube import KubeApi
+from trainjob_operator.metrics import Metrics
+from trainjob_operator.reconciler import Reconciler
+
+TRAINJOBS = "trainjob.dev/v1alpha1/trainjobs"
+JOBS = "batch/v1/jobs"
+PODS = "v1/pods"
+
+
+@attrs.frozen
+class Invalid(km.KubernetesError):
+    status: int = 422
+    reason: str = "Invalid"
+    message: str = 'Job.batch "mnist" is invalid: spec.template.spec.volumes[0].name: Required value'
+
+
+@pytest.fixture
+def cluster(kmock):
+    kmock.resources[TRAINJOBS] = km.ResourceInfo(kind="TrainJob", namespaced=True, subresources={"status"})
+    for resource, kind in [(JOBS, "Job"), (PODS, "Pod"), ("v1/services", "Service"),
+                           ("v1/serviceaccounts", "ServiceAccount"),
+                           ("rbac.authorization.k8s.io/v1/roles", "Role"),
+                           ("rbac.authorization.k8s.io/v1/rolebindings", "RoleBinding")]:  # fmt: skip
+        kmock.resources[resource] = km.ResourceInfo(kind=kind, namespaced=True)
+    return kmock
+
+
+@pytest.fixture
+def events():
+    return []
+
+
+@pytest.fixture
+def reconciler(cluster, events):
+    api = KubeApi(
+        kubernetes.client.ApiClient(kubernetes.client.Configuration(host=str(cluster.url).rstrip("/")))
+    )
+    return Reconciler(
+        api, lambda trainjob, event: events.append((trainjob["metadata"]["name"], event)), Metrics()
+    )
+
+
+def add_trainjob(cluster, status=None, **spec):
+    body = {
+        "apiVersion": "trainjob.dev/v1alpha1",
+        "kind": "TrainJob",
+        "metadata": {"name": "mnist", "namespace": "ml", "uid": "uid-1", "generation": 1},
+        "spec": {"image": "example.com/train:1", "command": ["python", "train.py"], "maxEpochs": 2, **spec},
+    }
+    if status is not None:
+        body["status"] = status
+    cluster.objects[TRAINJOBS, "ml", "mnist"] = body
+
+
+def stored(cluster, resource, name, namespace="ml"):
+    try:
+        found = cluster.objects[resource, namespace, name]
+    except KeyError:
+        return None
+    return None if found.deleted else found.raw
+
+
+@pytest.mark.asyncio
+async def test_creates_children_and_writes_status(cluster, reconciler, events):
+    add_trainjob(cluster, numNodes=2)
+    await reconciler.reconcile("ml", "mnist")
+    kinds = sorted(resource.plural for resource, _, _ in cluster.objects)
+    assert kinds == ["jobs", "rolebindings", "roles", "serviceaccounts", "services", "trainjobs"]
+    job = stored(cluster, JOBS, "mnist")
+    assert job["spec"]["completions"] == 2
+    trainjob = stored(cluster, TRAINJOBS, "mnist")
+    assert trainjob["status"]["phase"] == "Created"
+    assert trainjob["spec"]["image"] == "example.com/train:1", "the status patch touched only the status"
+    assert [(name, event.reason) for name, event in events] == [("mnist", "WorkersCreated")]
+
+
+@pytest.mark.asyncio
+async def test_group_restart_through_the_api(cluster, reconciler):
+    add_trainjob(cluster, numNodes=2, runPolicy={"backoffLimit": 1})
+    await reconciler.reconcile("ml", "mnist")
+    failed = {"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded", "message": "backoff"}
+    cluster.objects[JOBS, "ml", "mnist"].patch({"status": {"failed": 1, "conditions": [failed]}})
+    terminated = {"exitCode": 137, "reason": "OOMKilled", "finishedAt": "2024-05-01T12:00:00Z"}
+    cluster.objects[PODS, "ml", "mnist-1-abcde"] = {
+        "metadata": {"name": "mnist-1-abcde", "namespace": "ml",
+                     "labels": {"trainjob.dev/name": "mnist", "trainjob.dev/attempt": "0",
+                                "batch.kubernetes.io/job-completion-index": "1"}},
+        "status": {"phase": "Failed",
+                   "containerStatuses": [{"name": "worker", "state": {"terminated": terminated}}]},
+    }  # fmt: skip
+    await reconciler.reconcile("ml", "mnist")
+    status = stored(cluster, TRAINJOBS, "mnist")["status"]
+    assert (status["phase"], status["restarts"]) == ("Restarting", 1)
+    assert status["failure"]["reason"] == "OOMKilled" and status["failure"]["worker"] == 1
+    assert stored(cluster, JOBS, "mnist") is None, "deleted (kmock has no foreground deletion: at once)"
+    await reconciler.reconcile("ml", "mnist")
+    assert stored(cluster, JOBS, "mnist")["metadata"]["labels"]["trainjob.dev/attempt"] == "1"
+    assert stored(cluster, TRAINJOBS, "mnist")["status"]["phase"] == "Created"
+
+
+@pytest.mark.asyncio
+async def test_an_invalid_job_fails_the_trainjob(cluster, reconciler, events):
+    cluster["post /apis/batch/v1/namespaces/ml/jobs"] << Invalid
+    add_trainjob(cluster)
+    await reconciler.reconcile("ml", "mnist")
+    status = stored(cluster, TRAINJOBS, "mnist")["status"]
+    assert status["phase"] == "Failed"
+    assert status["failure"]["reason"] == "InvalidWorkers"
+    assert "spec.template.spec.volumes[0].name: Required value" in status["failure"]["message"]
+    assert events[-1][1].type == "Warning"
+
+
+@pytest.mark.asyncio
+async def test_finished_cleans_pods_and_expires(cluster, reconciler):
+    status = {"phase": "Succeeded", "completionTime": "2024-05-01T12:00:00Z", "restarts": 0}
+    add_trainjob(cluster, status=status, runPolicy={"cleanPodPolicy": "All", "ttlSecondsAfterFinished": 60})
+    cluster.objects[PODS, "ml", "mnist-0-x"] = {
+        "metadata": {"name": "mnist-0-x", "namespace": "ml", "labels": {"trainjob.dev/name": "mnist"}},
+        "status": {"phase": "Succeeded"},
+    }
+    await reconciler.reconcile("ml", "mnist")
+    assert stored(cluster, PODS, "mnist-0-x") is None
+    assert stored(cluster, TRAINJOBS, "mnist") is None, "deleted after its TTL"
+
+
+@pytest.mark.asyncio
+async def test_a_missing_trainjob_is_nothing_to_do(cluster, reconciler):
+    await reconciler.reconcile("ml", "gone")
+    assert len(list(cluster.objects)) == 0
+
+
+@pytest.mark.asyncio
+async def test_errors_propagate_and_are_counted(cluster, events):
+    metrics = Metrics()
+    api = KubeApi(
+        kubernetes.client.ApiClient(kubernetes.client.Configuration(host=str(cluster.url).rstrip("/")))
+    )
+    reconciler = Reconciler(api, lambda *_: None, metrics)
+    cluster["get /apis/trainjob.dev/v1alpha1/namespaces/ml/trainjobs/mnist"] << km.KubernetesError
+    with pytest.raises(kubernetes.client.ApiException):
+        await reconciler.reconcile("ml", "mnist")
+    assert sum(metrics.errors.values()) == 1
+    assert metrics.reconciles == 1

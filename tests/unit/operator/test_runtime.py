@@ -1,0 +1,115 @@
+"""Flags, kopf settings, handler registration and the metrics exposition."""
+
+import argparse
+
+import kopf
+import pytest
+from trainjob_operator.config import OperatorConfig, add_arguments, config_from_args
+from trainjob_operator.handlers import needs_resync
+from trainjob_operator.metrics import Metrics
+from trainjob_operator.runtime import operator_arguments
+from trainjob_operator.settings import configure
+
+
+def parse(argv, environ=None):
+    parser = argparse.ArgumentParser()
+    add_arguments(parser, environ or {})
+    return config_from_args(parser.parse_args(argv))
+
+
+def test_defaults_run_one_replica_cluster_wide():
+    config = parse([])
+    assert config.clusterwide and config.namespaces == ()
+    assert config.peering is None
+    assert config.metrics_port == 9090
+    assert config.liveness_endpoint == "http://0.0.0.0:8080/healthz"
+    assert config.log_format == "json"
+
+
+def test_flags():
+    config = parse(
+        ["--namespace", "a", "--namespace", "b", "--peering", "trainjob", "--priority", "7",
+         "--metrics-port", "0", "--liveness", "", "--resync-seconds", "5", "--log-format", "plain",
+         "--verbose"]
+    )  # fmt: skip
+    assert config.namespaces == ("a", "b") and not config.clusterwide
+    assert (config.peering, config.effective_priority) == ("trainjob", 7)
+    assert config.metrics_port is None and config.liveness_endpoint is None
+    assert (config.resync_seconds, config.log_format, config.verbose) == (5.0, "plain", True)
+
+
+def test_environment_sets_the_defaults():
+    environ = {
+        "TRAINJOB_OPERATOR_NAMESPACES": "ml,research",
+        "TRAINJOB_OPERATOR_PEERING": "trainjob",
+        "TRAINJOB_OPERATOR_METRICS_PORT": "9100",
+        "TRAINJOB_OPERATOR_VERBOSE": "true",
+    }
+    config = parse([], environ)
+    assert config.namespaces == ("ml", "research")
+    assert (config.peering, config.metrics_port, config.verbose) == ("trainjob", 9100, True)
+
+
+def test_replicas_get_distinct_stable_priorities():
+    first, second = OperatorConfig(identity="op-7d9f-abcde"), OperatorConfig(identity="op-7d9f-fghij")
+    assert first.effective_priority != second.effective_priority
+    assert first.effective_priority == OperatorConfig(identity="op-7d9f-abcde").effective_priority
+
+
+def test_kopf_settings():
+    settings = kopf.OperatorSettings()
+    configure(settings, OperatorConfig(peering="trainjob", identity="op-1", priority=3))
+    assert settings.persistence.finalizer == "trainjob.dev/finalizer"
+    assert isinstance(settings.persistence.progress_storage, kopf.AnnotationsProgressStorage)
+    assert settings.posting.reporting_component == "trainjob-operator"
+    assert settings.posting.reporting_instance == "op-1"
+    assert (settings.peering.name, settings.peering.priority) == ("trainjob", 3)
+    assert not settings.peering.standalone and settings.peering.mandatory
+    standalone = kopf.OperatorSettings()
+    configure(standalone, OperatorConfig())
+    assert standalone.peering.standalone and not standalone.peering.mandatory
+
+
+def test_operator_arguments_register_the_handlers():
+    arguments = operator_arguments(OperatorConfig(namespaces=("ml",)))
+    assert arguments["namespaces"] == ["ml"] and arguments["clusterwide"] is False
+    registry = arguments["registry"]
+    assert registry._changing.get_all_handlers()
+    assert registry._spawning.get_all_handlers(), "the resync timer"
+    assert len(registry._watching.get_all_handlers()) == 2, "Job events and TrainJob phases"
+
+
+@pytest.mark.parametrize(
+    ("spec", "status", "needed"),
+    [
+        ({}, {}, True),
+        ({}, {"phase": "Running"}, True),
+        ({"runPolicy": {}}, {"phase": "Succeeded"}, False),
+        ({"runPolicy": {"ttlSecondsAfterFinished": 0}}, {"phase": "Failed"}, True),
+    ],
+)
+def test_needs_resync(spec, status, needed):
+    assert needs_resync(spec, status) is needed
+
+
+def test_metrics_exposition():
+    metrics = Metrics()
+    metrics.record_reconcile(0.02)
+    metrics.record_reconcile(3.0, "ApiException")
+    metrics.record_transition("Failed", "WorkerFailed")
+    metrics.set_phase("ml", "a", "Running")
+    metrics.set_phase("ml", "b", "Running")
+    metrics.set_phase("ml", "c", "Failed")
+    metrics.set_phase("ml", "c", None)
+    lines = metrics.render().splitlines()
+    assert "trainjob_operator_reconciles_total 2" in lines
+    assert 'trainjob_operator_reconcile_errors_total{error="ApiException"} 1' in lines
+    assert 'trainjob_operator_reconcile_duration_seconds_bucket{le="0.01"} 0' in lines
+    assert 'trainjob_operator_reconcile_duration_seconds_bucket{le="0.025"} 1' in lines
+    assert 'trainjob_operator_reconcile_duration_seconds_bucket{le="5.0"} 2' in lines
+    assert 'trainjob_operator_reconcile_duration_seconds_bucket{le="+Inf"} 2' in lines
+    assert "trainjob_operator_reconcile_duration_seconds_count 2" in lines
+    assert 'trainjob_operator_transitions_total{phase="Failed",reason="WorkerFailed"} 1' in lines
+    assert 'trainjob_operator_trainjobs{phase="Running"} 2' in lines
+    assert not any('phase="Failed"' in line and "trainjobs{" in line for line in lines)
+    assert "# TYPE trainjob_operator_reconcile_duration_seconds histogram" in lines
