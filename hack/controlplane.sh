@@ -4,6 +4,8 @@
 #   hack/controlplane.sh build     build what is missing (instant when cached), print the bin dir
 #   hack/controlplane.sh bin-dir   print the bin dir (no build)
 #   hack/controlplane.sh versions  print the pinned versions
+#   hack/controlplane.sh up        build, then run a control plane + test node until Ctrl-C
+#                                  (python -m tests.cluster; needs root and the project's venv)
 #
 # Everything is built from Go modules with the local Go toolchain: a throwaway module
 # requiring k8s.io/kubernetes with every k8s.io/* staging module pinned by `replace`,
@@ -96,6 +98,10 @@ build_helm() {
 build() {
   if have_all; then echo "$BIN"; return; fi
   command -v go >/dev/null || { log "go is not installed: cannot build the control plane"; exit 1; }
+  mkdir -p "$ROOT"
+  exec 9>"$ROOT/.lock"
+  flock 9  # one build at a time; a second caller waits, then finds everything built
+  if have_all; then echo "$BIN"; return; fi
   local start=$SECONDS
   rm -f "$STAMP"
   mkdir -p "$BIN"
@@ -112,5 +118,10 @@ case "${1:-}" in
   build) build ;;
   bin-dir) echo "$BIN" ;;
   versions) echo "$PINS" ;;
-  *) echo "usage: $0 build|bin-dir|versions" >&2; exit 2 ;;
+  up)
+    build >/dev/null
+    cd "$(dirname "${BASH_SOURCE[0]}")/.."
+    exec "${PYTHON:-.venv/bin/python}" -m tests.cluster
+    ;;
+  *) echo "usage: $0 build|bin-dir|versions|up" >&2; exit 2 ;;
 esac

@@ -12,4 +12,13 @@ from .kube import ApiError, Kube
 from .node import TestNode
 from .tools import Cli, CommandFailed
 
-__all__ = ["ApiError", "BuildError", "Cli", "CommandFailed", "ControlPlane", "Kube", "TestNode", "build_binaries"]
+__all__ = [
+    "ApiError",
+    "BuildError",
+    "Cli",
+    "CommandFailed",
+    "ControlPlane",
+    "Kube",
+    "TestNode",
+    "build_binaries",
+]

@@ -51,7 +51,8 @@ class ControlPlane:
 
     Use as a context manager (or start()/stop()). After start: `server` (URL), `kubeconfig`
     (admin), `admin` (a Kube client in system:masters), `network` (the pod network),
-    `version` (the apiserver's gitVersion), `kubectl` and `helm` (Cli). Start it from a long-lived thread: its processes die with it.
+    `version` (the apiserver's gitVersion), `kubectl` and `helm` (Cli). Start it from a
+    long-lived thread: its processes die with that thread.
     """
 
     def __init__(self, bin_dir: Path, *, startup_timeout: float = 90.0) -> None:
@@ -132,10 +133,17 @@ class ControlPlane:
             "apiVersion": "v1",
             "kind": "Config",
             "clusters": [
-                {"name": "trainjob", "cluster": {"server": self.server, "certificate-authority": str(self.ca.cert)}}
+                {
+                    "name": "trainjob",
+                    "cluster": {"server": self.server, "certificate-authority": str(self.ca.cert)},
+                }
             ],
-            "users": [{"name": name, "user": {"client-certificate": str(cert[0]), "client-key": str(cert[1])}}],
-            "contexts": [{"name": name, "context": {"cluster": "trainjob", "user": name, "namespace": "default"}}],
+            "users": [
+                {"name": name, "user": {"client-certificate": str(cert[0]), "client-key": str(cert[1])}}
+            ],
+            "contexts": [
+                {"name": name, "context": {"cluster": "trainjob", "user": name, "namespace": "default"}}
+            ],
             "current-context": name,
         }
         path.write_text(json.dumps(config, indent=2))  # JSON is YAML: kubectl and clients read it
@@ -210,7 +218,9 @@ class ControlPlane:
 
     def _start_controllers(self) -> None:
         assert self.network is not None
-        kcm = self.write_kubeconfig("kube-controller-manager", self.credentials("system:kube-controller-manager"))
+        kcm = self.write_kubeconfig(
+            "kube-controller-manager", self.credentials("system:kube-controller-manager")
+        )
         self._run(
             "kube-controller-manager",
             [
@@ -230,7 +240,12 @@ class ControlPlane:
         scheduler = self.write_kubeconfig("kube-scheduler", self.credentials("system:kube-scheduler"))
         self._run(
             "kube-scheduler",
-            [str(self.bin_dir / "kube-scheduler"), f"--kubeconfig={scheduler}", "--leader-elect=false", "--secure-port=0"],
+            [
+                str(self.bin_dir / "kube-scheduler"),
+                f"--kubeconfig={scheduler}",
+                "--leader-elect=false",
+                "--secure-port=0",
+            ],
         )
 
     def _apiserver_ready(self) -> bool:

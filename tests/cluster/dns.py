@@ -19,7 +19,11 @@ _SERVICE_NAME = "kubernetes.io/service-name"
 
 def names(relative: str, namespace: str, pod_namespace: str) -> list[str]:
     """Every name a pod in pod_namespace may use for <relative>.<namespace>.svc.cluster.local."""
-    forms = [f"{relative}.{namespace}.svc.{CLUSTER_DOMAIN}", f"{relative}.{namespace}.svc", f"{relative}.{namespace}"]
+    forms = [
+        f"{relative}.{namespace}.svc.{CLUSTER_DOMAIN}",
+        f"{relative}.{namespace}.svc",
+        f"{relative}.{namespace}",
+    ]
     return [*forms, relative] if namespace == pod_namespace else forms
 
 
@@ -44,7 +48,9 @@ class ClusterDns:
         lines = []
         with self._lock:
             slices = list(self._slices.values())
-        for endpoint_slice in sorted(slices, key=lambda s: (s["metadata"]["namespace"], s["metadata"]["name"])):
+        for endpoint_slice in sorted(
+            slices, key=lambda s: (s["metadata"]["namespace"], s["metadata"]["name"])
+        ):
             namespace = endpoint_slice["metadata"]["namespace"]
             service = endpoint_slice["metadata"]["labels"][_SERVICE_NAME]
             for endpoint in endpoint_slice.get("endpoints") or []:

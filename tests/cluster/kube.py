@@ -86,7 +86,9 @@ class Kube:
         """DELETE an object (body: DeleteOptions)."""
         return self.request("DELETE", path, body, query=query)
 
-    def watch(self, path: str, resource_version: str, timeout_seconds: int = 60, **query: Any) -> Iterator[dict]:
+    def watch(
+        self, path: str, resource_version: str, timeout_seconds: int = 60, **query: Any
+    ) -> Iterator[dict]:
         """Yield watch events (type, object) from resource_version until the server ends the watch."""
         query = {**query, "watch": "true", "resourceVersion": resource_version}
         query["timeoutSeconds"] = timeout_seconds

@@ -10,6 +10,7 @@ found and removed by the next one.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import ipaddress
 import os
@@ -51,10 +52,8 @@ def sweep_leftovers() -> None:
 
 def _delete_netns(name: str) -> None:
     for pid in _ip("netns", "pids", name, check=False).split():
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(int(pid), 9)
-        except ProcessLookupError:
-            pass
     _ip("netns", "del", name, check=False)
     shutil.rmtree(NETNS_DIR / name, ignore_errors=True)
 
@@ -107,8 +106,7 @@ class PodNetwork:
     @staticmethod
     def _free_subnet(prefix_len: int) -> ipaddress.IPv4Network:
         used = [
-            ipaddress.ip_interface(addr).network
-            for addr in re.findall(r"inet (\S+)", _ip("-4", "addr"))
+            ipaddress.ip_interface(addr).network for addr in re.findall(r"inet (\S+)", _ip("-4", "addr"))
         ] + [
             ipaddress.ip_network(route.split()[0])
             for route in _ip("-4", "route").splitlines()

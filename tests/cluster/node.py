@@ -8,6 +8,7 @@ pod's /etc/hosts in step with the EndpointSlices of headless Services (dns.py).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from collections.abc import Callable, Mapping
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from .dns import ClusterDns
 from .informer import run_informer
-from .kube import ApiError, Kube
+from .kube import ApiError
 from .podspec import Lookup, object_data
 from .podworker import PodWorker, now
 from .volumes import Fetch
@@ -109,19 +110,25 @@ class TestNode:
             worker.shutdown()
         for worker in workers:
             worker.thread.join(timeout=15)
-        for path in (f"/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/{self.name}", f"/api/v1/nodes/{self.name}"):
-            try:
+        for path in (
+            f"/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/{self.name}",
+            f"/api/v1/nodes/{self.name}",
+        ):
+            with contextlib.suppress(ApiError, OSError):
                 self.control_plane.admin.delete(path)
-            except (ApiError, OSError):
-                pass
 
     def logs(self, namespace: str, name: str, container: str | None = None, previous: bool = False) -> str:
         """A container's output (like `kubectl logs [--previous]`); the first container by default."""
         pods = sorted(self.dir.glob(f"pods/{namespace}_{name}_*"), key=lambda p: p.stat().st_mtime)
         if not pods:
             raise FileNotFoundError(f"no pod {namespace}/{name} ran on {self.name}")
-        container_dir = pods[-1] / container if container else min(
-            (d for d in pods[-1].iterdir() if d.is_dir() and d.name != "volumes"), key=lambda d: d.stat().st_mtime
+        container_dir = (
+            pods[-1] / container
+            if container
+            else min(
+                (d for d in pods[-1].iterdir() if d.is_dir() and d.name != "volumes"),
+                key=lambda d: d.stat().st_mtime,
+            )
         )
         runs = sorted(container_dir.glob("*.log"), key=lambda p: int(p.stem))
         return runs[-2 if previous else -1].read_text(errors="replace")
@@ -146,7 +153,9 @@ class TestNode:
 
         def data(kind: str, _namespace: str, name: str) -> dict[str, str] | None:
             obj = fetch(kind, name)
-            return None if obj is None else {k: v.decode(errors="replace") for k, v in object_data(obj).items()}
+            return (
+                None if obj is None else {k: v.decode(errors="replace") for k, v in object_data(obj).items()}
+            )
 
         return data
 
@@ -162,7 +171,9 @@ class TestNode:
 
     # -- loops -------------------------------------------------------------------------------
     def _loop(self, target: Callable[..., None], *args: Any, **kwargs: Any) -> None:
-        threading.Thread(target=target, args=args, kwargs=kwargs, name=f"{self.name}-loop", daemon=True).start()
+        threading.Thread(
+            target=target, args=args, kwargs=kwargs, name=f"{self.name}-loop", daemon=True
+        ).start()
 
     def _on_pod(self, kind: str, pod: dict[str, Any]) -> None:
         uid = pod["metadata"]["uid"]
@@ -188,7 +199,12 @@ class TestNode:
     def _register(self) -> None:
         conditions = [
             ("Ready", "True", "KubeletReady", "kubelet is posting ready status"),
-            ("MemoryPressure", "False", "KubeletHasSufficientMemory", "kubelet has sufficient memory available"),
+            (
+                "MemoryPressure",
+                "False",
+                "KubeletHasSufficientMemory",
+                "kubelet has sufficient memory available",
+            ),
             ("DiskPressure", "False", "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
             ("PIDPressure", "False", "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
         ]
@@ -196,10 +212,20 @@ class TestNode:
             "capacity": self.allocatable,
             "allocatable": self.allocatable,
             "conditions": [
-                {"type": t, "status": s, "reason": r, "message": m, "lastHeartbeatTime": now(), "lastTransitionTime": now()}
+                {
+                    "type": t,
+                    "status": s,
+                    "reason": r,
+                    "message": m,
+                    "lastHeartbeatTime": now(),
+                    "lastTransitionTime": now(),
+                }
                 for t, s, r, m in conditions
             ],
-            "addresses": [{"type": "InternalIP", "address": self.ip}, {"type": "Hostname", "address": self.name}],
+            "addresses": [
+                {"type": "InternalIP", "address": self.ip},
+                {"type": "Hostname", "address": self.name},
+            ],
             "daemonEndpoints": {"kubeletEndpoint": {"Port": 0}},
             "nodeInfo": {
                 "machineID": "",
@@ -214,7 +240,12 @@ class TestNode:
                 "architecture": "amd64",
             },
         }
-        node = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": self.name, "labels": self.labels}, "spec": {}}
+        node = {
+            "apiVersion": "v1",
+            "kind": "Node",
+            "metadata": {"name": self.name, "labels": self.labels},
+            "spec": {},
+        }
         try:
             created = self.kube.create("/api/v1/nodes", {**node, "status": status})
         except ApiError as error:
@@ -225,7 +256,11 @@ class TestNode:
         owner = {"apiVersion": "v1", "kind": "Node", "name": self.name, "uid": created["metadata"]["uid"]}
         lease = {
             "metadata": {"name": self.name, "ownerReferences": [owner]},
-            "spec": {"holderIdentity": self.name, "leaseDurationSeconds": LEASE_SECONDS, "renewTime": _micro_now()},
+            "spec": {
+                "holderIdentity": self.name,
+                "leaseDurationSeconds": LEASE_SECONDS,
+                "renewTime": _micro_now(),
+            },
         }
         try:
             self.kube.create("/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases", lease)

@@ -94,7 +94,11 @@ def container_env(
     namespace = pod["metadata"]["namespace"]
     env = dict(service_env)
     for source in container.get("envFrom", []):
-        kind, ref = ("configmaps", source["configMapRef"]) if "configMapRef" in source else ("secrets", source["secretRef"])
+        kind, ref = (
+            ("configmaps", source["configMapRef"])
+            if "configMapRef" in source
+            else ("secrets", source["secretRef"])
+        )
         data = lookup(kind, namespace, ref["name"])
         if data is None:
             if ref.get("optional"):

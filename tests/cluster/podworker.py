@@ -10,6 +10,7 @@ securityContext are not applied; images are ignored.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -114,6 +115,7 @@ class PodWorker:
         self.uid, self.namespace, self.name = meta["uid"], meta["namespace"], meta["name"]
         self.dir = node.dir / "pods" / f"{self.namespace}_{self.name}_{self.uid}"
         self.sandbox: Sandbox | None = None
+        self._sandbox_lock = threading.Lock()  # DNS updates write /etc/hosts from another thread
         self.ip = ""
         self.finished = threading.Event()
         self._wake = threading.Event()
@@ -129,7 +131,9 @@ class PodWorker:
             Container(c, self.dir / c["name"], init_policy) for c in pod["spec"].get("initContainers", [])
         ]
         self.containers = [Container(c, self.dir / c["name"], policy) for c in pod["spec"]["containers"]]
-        self.thread = threading.Thread(target=self._run, name=f"pod-{self.namespace}/{self.name}", daemon=True)
+        self.thread = threading.Thread(
+            target=self._run, name=f"pod-{self.namespace}/{self.name}", daemon=True
+        )
 
     # -- events from the node ----------------------------------------------------------------
     def update(self, pod: Pod) -> None:
@@ -168,12 +172,13 @@ class PodWorker:
                 log.exception("pod %s/%s failed on the test node", self.namespace, self.name)
         finally:
             self._kill_all(0.0)
-            if self.sandbox:
-                self.node.network.remove_sandbox(self.sandbox)
-                self.sandbox = None
-            elif self.ip:
-                self.node.network.release_ip(self.ip)
             self.node.forget_sandbox(self)
+            with self._sandbox_lock:
+                if self.sandbox:
+                    self.node.network.remove_sandbox(self.sandbox)
+                    self.sandbox = None
+                elif self.ip:
+                    self.node.network.release_ip(self.ip)
             self.finished.set()
         if self._grace is not None:
             self._final_delete()
@@ -189,7 +194,9 @@ class PodWorker:
             self._wake.wait()
         for c in self.containers:
             started = c.state["running"]["startedAt"]
-            c.state = {"terminated": {"exitCode": 143, "reason": "Error", "startedAt": started, "finishedAt": now()}}
+            c.state = {
+                "terminated": {"exitCode": 143, "reason": "Error", "startedAt": started, "finishedAt": now()}
+            }
         self._publish()
 
     def _run_processes(self) -> None:
@@ -224,7 +231,13 @@ class PodWorker:
 
     def _prepare_volumes(self) -> dict[str, Path] | None:
         """Make the volumes, retrying (as the kubelet does) until they can be made or the pod goes."""
-        maker = VolumeMaker(self._view(), self.dir / "volumes", self.node.fetch(self.namespace), self._token, self.node.allocatable)
+        maker = VolumeMaker(
+            self._view(),
+            self.dir / "volumes",
+            self.node.fetch(self.namespace),
+            self._token,
+            self.node.allocatable,
+        )
         while self._grace is None:
             try:
                 return maker.make_all()
@@ -250,7 +263,9 @@ class PodWorker:
     def _start(self, c: Container, volumes: dict[str, Path]) -> bool:
         pod = self._view()
         try:
-            env = container_env(pod, c.spec, self.node.service_env, self.node.lookup(self.namespace), self.node.allocatable)
+            env = container_env(
+                pod, c.spec, self.node.service_env, self.node.lookup(self.namespace), self.node.allocatable
+            )
         except (MissingReference, ApiError) as error:
             reason = "CreateContainerConfigError"
             changed = c.state.get("waiting", {}).get("reason") != reason
@@ -263,15 +278,18 @@ class PodWorker:
             "mounts": container_mounts(c.spec, volumes, env),
             "workdir": c.spec.get("workingDir") or str(self.node.workdir),
             "argv": [expand(a, env) for a in c.spec.get("command", []) + c.spec.get("args", [])],
-            "env": {"PATH": f"{Path(sys.prefix) / 'bin'}:{IMAGE_PATH}", "HOME": "/root", "HOSTNAME": hostname, **env},
+            "env": {
+                "PATH": f"{Path(sys.prefix) / 'bin'}:{IMAGE_PATH}",
+                "HOME": "/root",
+                "HOSTNAME": hostname,
+                **env,
+            },
         }
         c.log_dir.mkdir(parents=True, exist_ok=True)
         spec_file = c.log_dir / f"{c.restarts}.json"
         spec_file.write_text(json.dumps(spec))
         assert self.sandbox is not None
-        argv = ["ip", "netns", "exec", self.sandbox.name]
-        argv += ["unshare", "--pid", "--fork", "--kill-child", "--mount-proc", "--uts", "--"]
-        argv += [sys.executable, str(PODINIT), str(spec_file)]
+        argv = ["ip", "netns", "exec", self.sandbox.name, sys.executable, str(PODINIT), str(spec_file)]
         c.process = spawn(argv, log=c.log_path())
         c.state = {"running": {"startedAt": now()}}
         return True
@@ -327,7 +345,9 @@ class PodWorker:
             c.restart = "Never"
         for c in self.containers:
             if "waiting" in c.state:  # never started, or waiting for a restart
-                unknown = {"terminated": {"exitCode": 137, "reason": "ContainerStatusUnknown", "finishedAt": now()}}
+                unknown = {
+                    "terminated": {"exitCode": 137, "reason": "ContainerStatusUnknown", "finishedAt": now()}
+                }
                 c.state = c.last_state or unknown
 
     def _termination_grace(self) -> float:
@@ -437,8 +457,11 @@ class PodWorker:
 
     def write_etc(self) -> None:
         """Write the pod's /etc/hosts (itself plus cluster DNS records) and resolv.conf."""
-        if self.sandbox is None:
-            return
+        with self._sandbox_lock:
+            if self.sandbox is not None:
+                self._write_etc(self.sandbox)
+
+    def _write_etc(self, sandbox: Sandbox) -> None:
         spec = self.pod["spec"]
         hostname = spec.get("hostname") or self.name[:63]
         own = f"{self.ip}\t{hostname}"
@@ -452,21 +475,19 @@ class PodWorker:
             "# cluster DNS",
             *self.node.dns.hosts_lines(self.namespace),
         ]
-        self.sandbox.write_hosts("\n".join(lines) + "\n")
-        resolv = self.sandbox.etc / "resolv.conf"
+        sandbox.write_hosts("\n".join(lines) + "\n")
+        resolv = sandbox.etc / "resolv.conf"
         if not resolv.exists():
             search = f"{self.namespace}.svc.cluster.local svc.cluster.local cluster.local"
             resolv.write_text(f"search {search}\nnameserver 127.0.0.1\noptions ndots:5\n")
 
 
 def _signal_pid1(process: subprocess.Popen[bytes], sig: signal.Signals) -> None:
-    """Signal the container's PID 1: the child of the `unshare` process we started."""
+    """Signal the container's PID 1: the child of the launcher (podinit.py) we started."""
     try:
         children = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()
     except FileNotFoundError:
         return
     target = int(children[0]) if children else process.pid
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.kill(target, sig)
-    except ProcessLookupError:
-        pass

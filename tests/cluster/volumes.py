@@ -26,7 +26,9 @@ class UnsupportedVolume(Exception):
 class VolumeMaker:
     """Builds one pod's volumes under root/<volume name> with the pod's own credentials."""
 
-    def __init__(self, pod: Pod, root: Path, fetch: Fetch, token: Token, allocatable: Mapping[str, str]) -> None:
+    def __init__(
+        self, pod: Pod, root: Path, fetch: Fetch, token: Token, allocatable: Mapping[str, str]
+    ) -> None:
         self.pod = pod
         self.root = root
         self.fetch = fetch
