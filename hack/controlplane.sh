@@ -20,6 +20,7 @@ CACHE="${TRAINJOB_CACHE:-$HOME/.cache/trainjob}"
 ROOT="$CACHE/k8s-$K8S_VERSION"
 BIN="$ROOT/bin"
 STAMP="$BIN/.versions"
+LOG="$ROOT/build.log"  # go's output; its tail is shown when a build fails
 PINS="k8s=$K8S_VERSION etcd=$ETCD_VERSION helm=$HELM_VERSION"
 K8S_CMDS=(kube-apiserver kube-controller-manager kube-scheduler kubectl)
 
@@ -35,17 +36,27 @@ have_all() {
   for b in etcd helm "${K8S_CMDS[@]}"; do [[ -x "$BIN/$b" ]] || return 1; done
 }
 
+# quietly CMD...: run CMD with its output appended to $LOG; on failure show the log's tail.
+quietly() {
+  if ! "$@" >>"$LOG" 2>&1; then
+    log "failed: $*"
+    tail -n 60 "$LOG" >&2
+    exit 1
+  fi
+}
+
 # go_build MODDIR OUT LDFLAGS PKG... : build packages of a prepared module into OUT
 # (a directory ending in / for several packages, or the binary's path for one).
 go_build() {
   local moddir="$1" out="$2" ldflags="$3"
   shift 3
-  (cd "$moddir" && go build -trimpath -ldflags="-s -w $ldflags" -o "$out" "$@")
+  (cd "$moddir" && quietly go build -trimpath -ldflags="-s -w $ldflags" -o "$out" "$@")
 }
 
 build_k8s() {
   local mod="$ROOT/src/kubernetes" gomod minor ver_ldflags pkg
   mkdir -p "$mod"
+  (cd "$mod" && quietly go mod download "k8s.io/kubernetes@$K8S_VERSION")
   gomod="$(cd "$mod" && go mod download -json "k8s.io/kubernetes@$K8S_VERSION" | sed -n 's/^\t"GoMod": "\(.*\)",$/\1/p')"
   minor="$(echo "$K8S_VERSION" | cut -d. -f2)"
   {
@@ -104,6 +115,7 @@ build() {
   if have_all; then echo "$BIN"; return; fi
   local start=$SECONDS
   rm -f "$STAMP"
+  log "building into $BIN (cold: about 15 minutes on 2 cores); go output in $LOG"
   mkdir -p "$BIN"
   [[ -x "$BIN/etcd" ]] || build_etcd
   [[ -x "$BIN/helm" ]] || build_helm

@@ -60,7 +60,13 @@ class ControlPlane:
         self.startup_timeout = startup_timeout
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         self.network: PodNetwork | None = None
-        self.dir = Path()
+        self._dir: Path | None = None
+
+    @property
+    def dir(self) -> Path:
+        """The data directory of the running control plane (certificates, logs, etcd, nodes)."""
+        assert self._dir is not None, "the control plane is not started"
+        return self._dir
 
     # -- lifecycle ---------------------------------------------------------------------------
     def __enter__(self) -> ControlPlane:
@@ -73,7 +79,7 @@ class ControlPlane:
     def start(self) -> None:
         """Start everything and wait until the apiserver is ready and controllers work."""
         _sweep_data_dirs()
-        self.dir = Path(tempfile.mkdtemp(prefix=f"trainjob-cp-{os.getpid()}-"))
+        self._dir = Path(tempfile.mkdtemp(prefix=f"trainjob-cp-{os.getpid()}-"))
         try:
             self.network = PodNetwork()
             self.host = self.network.gateway
@@ -110,7 +116,9 @@ class ControlPlane:
         if self.network:
             self.network.close()
             self.network = None
-        shutil.rmtree(self.dir, ignore_errors=True)
+        if self._dir:
+            shutil.rmtree(self._dir, ignore_errors=True)
+            self._dir = None
 
     # -- identities --------------------------------------------------------------------------
     def credentials(self, user: str, groups: tuple[str, ...] = ()) -> tuple[Path, Path]:

@@ -10,9 +10,8 @@ import base64
 import math
 import re
 from collections.abc import Callable, Mapping
+from decimal import Decimal
 from typing import Any
-
-from kubernetes.utils import parse_quantity
 
 Pod = dict[str, Any]
 # lookup(kind, namespace, name) -> the object's data as text, or None if it does not exist
@@ -20,10 +19,25 @@ Lookup = Callable[[str, str, str], "dict[str, str] | None"]
 
 _VAR_REF = re.compile(r"\$(\$|\(([^)]*)\))")
 _MAP_KEY = re.compile(r"^metadata\.(labels|annotations)\['(.+)'\]$")
+_QUANTITY = re.compile(r"^([+-]?[0-9.]+(?:[eE][+-]?[0-9]+)?)(Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE]?)$")
+_SCALE = {
+    **{s: Decimal(10) ** e for s, e in zip("num", (-9, -6, -3), strict=True)},
+    "": Decimal(1),
+    **{s: Decimal(10) ** (3 * i) for i, s in enumerate("kMGTPE", start=1)},
+    **{s + "i": Decimal(2) ** (10 * i) for i, s in enumerate("KMGTPE", start=1)},
+}
 
 
 class MissingReference(Exception):
     """A non-optional ConfigMap, Secret or key the container needs does not exist (yet)."""
+
+
+def parse_quantity(text: str) -> Decimal:
+    """A resource quantity ("500m", "1Gi", "2e3", "64") as a number."""
+    match = _QUANTITY.match(str(text).strip())
+    if not match:
+        raise ValueError(f"invalid quantity {text!r}")
+    return Decimal(match.group(1)) * _SCALE[match.group(2)]
 
 
 def expand(value: str, env: Mapping[str, str]) -> str:

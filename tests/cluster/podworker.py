@@ -400,6 +400,7 @@ class PodWorker:
         self._set_condition("ContainersReady", "True" if ready else "False", ready_reason)
         self._set_condition("Ready", "True" if ready else "False", ready_reason)
         status: dict[str, Any] = {
+            "observedGeneration": self.pod["metadata"].get("generation", 1),
             "phase": phase,
             "hostIP": self.node.ip,
             "hostIPs": [{"ip": self.node.ip}],
