@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import signal
 import threading
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -132,6 +133,16 @@ class TestNode:
         )
         runs = sorted(container_dir.glob("*.log"), key=lambda p: int(p.stem))
         return runs[-2 if previous else -1].read_text(errors="replace")
+
+    def kill(
+        self, namespace: str, name: str, container: str | None = None, sig: int = signal.SIGKILL
+    ) -> None:
+        """Signal a running container's PID 1 (default SIGKILL: a crash, as if the process died)."""
+        with self._lock:
+            workers = [w for w in self._workers.values() if (w.namespace, w.name) == (namespace, name)]
+        if not workers:
+            raise ProcessLookupError(f"no pod {namespace}/{name} runs on {self.name}")
+        workers[-1].signal_container(container, signal.Signals(sig))
 
     # -- used by pod workers ---------------------------------------------------------------
     def fetch(self, namespace: str) -> Fetch:

@@ -418,16 +418,23 @@ class PodWorker:
         if self._reason == "DeadlineExceeded":
             status["reason"] = "DeadlineExceeded"
             status["message"] = "Pod was active on the node longer than the specified deadline"
-        try:
-            self.node.kube.patch(
-                f"/api/v1/namespaces/{self.namespace}/pods/{self.name}/status",
-                {"metadata": {"uid": self.uid}, "status": status},
-            )
-        except ApiError as error:
-            if error.status in (404, 409):
-                self.gone()
-            else:
-                raise
+        path = f"/api/v1/namespaces/{self.namespace}/pods/{self.name}/status"
+        delay = 0.2
+        while not self._shutdown:  # the kubelet keeps trying through apiserver outages
+            try:
+                self.node.kube.patch(path, {"metadata": {"uid": self.uid}, "status": status})
+                return
+            except ApiError as error:
+                if error.status in (404, 409):  # gone, or another pod of the same name
+                    self.gone()
+                    return
+                if error.status < 500 and error.status != 429:
+                    raise
+                log.warning("pod %s/%s: status update failed: %s", self.namespace, self.name, error)
+            except OSError as error:
+                log.warning("pod %s/%s: status update failed: %s", self.namespace, self.name, error)
+            time.sleep(delay)
+            delay = min(delay * 2, 5.0)
 
     def _final_delete(self) -> None:
         """The kubelet's last word on a deleted pod: delete it with grace 0 (if it still exists)."""
@@ -443,6 +450,13 @@ class PodWorker:
                 raise
 
     # -- helpers for the node ----------------------------------------------------------------
+    def signal_container(self, container: str | None, sig: signal.Signals) -> None:
+        """Send sig to a running container's PID 1 (the first container by default)."""
+        c = next(c for c in self.containers if container in (None, c.name))
+        if c.process is None:
+            raise ProcessLookupError(f"container {c.name} of {self.namespace}/{self.name} is not running")
+        _signal_pid1(c.process, sig)
+
     def _token(self, account: str, audiences: list[str], expiration: int) -> str:
         request = {
             "apiVersion": "authentication.k8s.io/v1",

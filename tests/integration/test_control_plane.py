@@ -323,6 +323,18 @@ def test_failed_container_reports_exit_code_and_deadline_kills_the_pod(
     assert killed["exitCode"] == 137  # SIGKILL after the grace period: PID 1 without a handler ignores TERM
 
 
+def test_a_killed_container_fails_the_pod_with_the_signal_exit_code(
+    control_plane: ControlPlane, test_node: TestNode, namespace: str
+) -> None:
+    pod = pod_manifest("victim", "import time; print('up', flush=True); time.sleep(600)")
+    control_plane.admin.create(f"/api/v1/namespaces/{namespace}/pods", pod)
+    wait_phase(control_plane, namespace, "victim", {"Running"})
+    eventually(lambda: test_node.logs(namespace, "victim").strip() == "up")
+    test_node.kill(namespace, "victim")
+    status = wait_phase(control_plane, namespace, "victim", {"Failed"})["status"]
+    assert status["containerStatuses"][0]["state"]["terminated"]["exitCode"] == 137
+
+
 def test_owner_references_garbage_collect_children(control_plane: ControlPlane, namespace: str) -> None:
     admin = control_plane.admin
     configmaps = f"/api/v1/namespaces/{namespace}/configmaps"
