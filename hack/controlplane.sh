@@ -19,7 +19,7 @@ HELM_VERSION="v3.21.4"  # built against k8s.io/client-go v0.36
 CACHE="${TRAINJOB_CACHE:-$HOME/.cache/trainjob}"
 ROOT="$CACHE/k8s-$K8S_VERSION"
 BIN="$ROOT/bin"
-STAMP="$BIN/.versions"
+STAMP="$BIN/.versions"  # written when every binary is built
 LOG="$ROOT/build.log"  # go's output; its tail is shown when a build fails
 PINS="k8s=$K8S_VERSION etcd=$ETCD_VERSION helm=$HELM_VERSION"
 K8S_CMDS=(kube-apiserver kube-controller-manager kube-scheduler kubectl)
@@ -115,8 +115,11 @@ build() {
   if have_all; then echo "$BIN"; return; fi
   local start=$SECONDS
   rm -f "$STAMP"
-  log "building into $BIN (cold: about 15 minutes on 2 cores); go output in $LOG"
+  # binaries of other pins are rebuilt; those of an interrupted build with these pins are kept
+  if [[ -f "$BIN/.pins" && "$(cat "$BIN/.pins")" != "$PINS" ]]; then rm -rf "$BIN"; fi
   mkdir -p "$BIN"
+  echo "$PINS" >"$BIN/.pins"
+  log "building into $BIN (cold: about 15 minutes on 2 cores); go output in $LOG"
   [[ -x "$BIN/etcd" ]] || build_etcd
   [[ -x "$BIN/helm" ]] || build_helm
   local b
