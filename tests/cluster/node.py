@@ -9,6 +9,7 @@ pod's /etc/hosts in step with the EndpointSlices of headless Services (dns.py).
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import signal
 import threading
@@ -123,15 +124,9 @@ class TestNode:
         pods = sorted(self.dir.glob(f"pods/{namespace}_{name}_*"), key=lambda p: p.stat().st_mtime)
         if not pods:
             raise FileNotFoundError(f"no pod {namespace}/{name} ran on {self.name}")
-        container_dir = (
-            pods[-1] / container
-            if container
-            else min(
-                (d for d in pods[-1].iterdir() if d.is_dir() and d.name != "volumes"),
-                key=lambda d: d.stat().st_mtime,
-            )
-        )
-        runs = sorted(container_dir.glob("*.log"), key=lambda p: int(p.stem))
+        if container is None:
+            container = json.loads((pods[-1] / "pod.json").read_text())["spec"]["containers"][0]["name"]
+        runs = sorted((pods[-1] / container).glob("*.log"), key=lambda p: int(p.stem))
         return runs[-2 if previous else -1].read_text(errors="replace")
 
     def kill(

@@ -201,6 +201,7 @@ class PodWorker:
 
     def _run_processes(self) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
+        (self.dir / "pod.json").write_text(json.dumps(self.pod))
         self.sandbox = self.node.network.add_sandbox()
         self.ip = self.sandbox.ip
         self.write_etc()

@@ -323,6 +323,49 @@ def test_failed_container_reports_exit_code_and_deadline_kills_the_pod(
     assert killed["exitCode"] == 137  # SIGKILL after the grace period: PID 1 without a handler ignores TERM
 
 
+def test_init_container_volumes_and_referenced_config_reach_the_container(
+    control_plane: ControlPlane, test_node: TestNode, namespace: str
+) -> None:
+    admin = control_plane.admin
+    admin.create(
+        f"/api/v1/namespaces/{namespace}/configmaps", {"metadata": {"name": "cfg"}, "data": {"lr": "0.1"}}
+    )
+    admin.create(
+        f"/api/v1/namespaces/{namespace}/secrets",
+        {"metadata": {"name": "creds"}, "stringData": {"key": "s3cret"}},
+    )
+    pod = pod_manifest(
+        "configured",
+        """
+            import os, pathlib
+            print(pathlib.Path("/scratch/from-init").read_text(), pathlib.Path("/config/lr").read_text(),
+                  os.environ["SECRET"], os.getcwd())
+        """,
+        initContainers=[
+            {
+                "name": "prepare",
+                "image": "busybox",
+                "command": ["python", "-c", "open('/scratch/from-init', 'w').write('prepared')"],
+                "volumeMounts": [{"name": "scratch", "mountPath": "/scratch"}],
+            }
+        ],
+        volumes=[{"name": "scratch", "emptyDir": {}}, {"name": "config", "configMap": {"name": "cfg"}}],
+        container={
+            "workingDir": "/scratch",
+            "env": [{"name": "SECRET", "valueFrom": {"secretKeyRef": {"name": "creds", "key": "key"}}}],
+            "volumeMounts": [
+                {"name": "scratch", "mountPath": "/scratch"},
+                {"name": "config", "mountPath": "/config", "readOnly": True},
+            ],
+        },
+    )
+    admin.create(f"/api/v1/namespaces/{namespace}/pods", pod)
+    status = wait_phase(control_plane, namespace, "configured", {"Succeeded", "Failed"})["status"]
+    assert status["phase"] == "Succeeded", test_node.logs(namespace, "configured")
+    assert status["initContainerStatuses"][0]["state"]["terminated"]["reason"] == "Completed"
+    assert test_node.logs(namespace, "configured").split() == ["prepared", "0.1", "s3cret", "/scratch"]
+
+
 def test_a_killed_container_fails_the_pod_with_the_signal_exit_code(
     control_plane: ControlPlane, test_node: TestNode, namespace: str
 ) -> None:
