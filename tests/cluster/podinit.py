@@ -1,0 +1,84 @@
+"""The launcher of every test-node container, run as a script in the pod's network namespace.
+
+The node starts `ip netns exec <pod ns> python podinit.py spec.json` (ip netns exec
+bind-mounts the pod's /etc/hosts and resolv.conf). This script unshares mount, PID and UTS
+namespaces and forks the container: PID 1 of its own PID namespace, with /proc remounted,
+the pod's hostname, the volumes bind-mounted, the working directory entered, then an exec
+of the container's command with exactly the container's environment. As in a real
+container, SIGTERM to PID 1 without a handler is ignored, SIGKILL is not, and everything
+in the namespace dies with PID 1. The launcher waits and exits with the container's code
+(128 + signal number when a signal killed it). Only the standard library: it runs before
+anything of the project is importable.
+"""
+
+import ctypes
+import json
+import os
+import signal
+import socket
+import sys
+
+CLONE_NEWNS = 0x00020000
+CLONE_NEWUTS = 0x04000000
+CLONE_NEWPID = 0x20000000
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
+MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
+PR_SET_PDEATHSIG = 1
+
+libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _check(result: int, what: str) -> None:
+    if result != 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, f"{what}: {os.strerror(errno)}")
+
+
+def _c(text: str | None) -> bytes | None:
+    return text.encode() if text else None
+
+
+def _mount(source: str | None, target: str, flags: int, fstype: str | None = None) -> None:
+    _check(libc.mount(_c(source), _c(target), _c(fstype), flags, None), f"mount {source} on {target}")
+
+
+def container(spec: dict) -> None:
+    """Become the container: runs as PID 1 of the new namespaces and execs the command."""
+    _check(libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL), "prctl")  # die with the launcher
+    _mount(None, "/", MS_REC | MS_PRIVATE)
+    _mount("proc", "/proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, "proc")
+    socket.sethostname(spec["hostname"])
+    for source, target, read_only in spec["mounts"]:
+        if os.path.isdir(source):
+            os.makedirs(target, exist_ok=True)
+        elif not os.path.exists(target):
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            open(target, "a").close()
+        _mount(source, target, MS_BIND | MS_REC)
+        if read_only:
+            _mount(None, target, MS_REMOUNT | MS_BIND | MS_RDONLY)
+    os.chdir(spec["workdir"])
+    argv = spec["argv"]
+    if not argv:
+        raise OSError("the container has no command (the test node does not know image entrypoints)")
+    os.execvpe(argv[0], argv, spec["env"])
+
+
+def main() -> int:
+    with open(sys.argv[1]) as f:
+        spec = json.load(f)
+    _check(libc.unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS), "unshare")
+    pid = os.fork()
+    if pid == 0:
+        try:
+            container(spec)
+        except BaseException as error:
+            print(f"test node: cannot start the container: {error}", file=sys.stderr, flush=True)
+        os._exit(127)
+    _, status = os.waitpid(pid, 0)
+    code = os.waitstatus_to_exitcode(status)
+    return 128 - code if code < 0 else code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,53 @@
+"""Session fixtures: the real control plane built by hack/controlplane.sh, and its test node."""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.cluster import BuildError, ControlPlane, TestNode, build_binaries
+
+
+@functools.cache
+def _binaries() -> Path | BuildError:
+    """The binaries' directory, or why they cannot be built (built once per session)."""
+    try:
+        return build_binaries()
+    except BuildError as error:
+        return error
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Build (or find cached) binaries before any test runs, so no per-test timeout covers a build."""
+    if any("control_plane" in item.fixturenames for item in items):
+        _binaries()
+
+
+def _unavailable(reason: str) -> None:
+    """Skip on a developer machine without the toolchain; fail loudly in CI (CI=true)."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"control plane unavailable in CI: {reason}", pytrace=False)
+    pytest.skip(f"control plane unavailable: {reason}")
+
+
+@pytest.fixture(scope="session")
+def control_plane() -> Iterator[ControlPlane]:
+    """etcd + kube-apiserver + kube-controller-manager + kube-scheduler, once per session."""
+    bin_dir = _binaries()
+    if isinstance(bin_dir, BuildError):
+        _unavailable(str(bin_dir))
+    if os.geteuid() != 0:
+        _unavailable("the pod network needs root (network namespaces)")
+    with ControlPlane(bin_dir) as cp:
+        yield cp
+
+
+@pytest.fixture(scope="session")
+def test_node(control_plane: ControlPlane) -> Iterator[TestNode]:
+    """The node that runs pods as local processes, once per session."""
+    with TestNode(control_plane) as node:
+        yield node
