@@ -1,4 +1,6 @@
 import math
+import os
+import signal
 
 import pytest
 import torch
@@ -118,12 +120,12 @@ def test_a_stop_request_mid_epoch_checkpoints_the_exact_position(make_trainer, t
     class StopAtStep(Callback):
         def on_train_batch_end(self, trainer, loss, batch_idx):
             if trainer.state.global_step == 11:
-                trainer.request_stop(StopReason.SIGNAL, "received SIGTERM")
+                trainer.request_stop(StopReason.STOP_REQUESTED, "stop requested")
 
     saver = CheckpointSaver(path=str(tmp_path))
     trainer = make_trainer(TrainerConfig(max_epochs=3, batch_size=8), callbacks=[StopAtStep(), saver])
     result = trainer.fit()
-    assert result.stop.reason is StopReason.SIGNAL and result.global_step == 11
+    assert result.stop.reason is StopReason.STOP_REQUESTED and result.global_step == 11
     assert [(f.epoch, f.batch) for f in saver.store.files()] == [(1, 0), (1, 3)]
 
 
@@ -134,7 +136,7 @@ def test_resume_from_a_mid_epoch_checkpoint_equals_an_uninterrupted_run(make_tra
     class StopAtStep(Callback):
         def on_train_batch_end(self, trainer, loss, batch_idx):
             if trainer.state.global_step == 13:
-                trainer.request_stop(StopReason.SIGNAL, "stop")
+                trainer.request_stop(StopReason.STOP_REQUESTED, "stop")
 
     make_trainer(
         TrainerConfig(max_epochs=3, batch_size=8),
@@ -147,6 +149,23 @@ def test_resume_from_a_mid_epoch_checkpoint_equals_an_uninterrupted_run(make_tra
     assert result.global_step == 24 and result.epochs_completed == 3
     for a, b in zip(reference.model.parameters(), resumed.model.parameters(), strict=True):
         torch.testing.assert_close(a, b)
+
+
+def test_a_signal_stop_checkpoints_then_exits_143(make_trainer, tmp_path):
+    from trainjob import TrainingInterrupted
+
+    class Terminate(Callback):
+        def on_train_batch_end(self, trainer, loss, batch_idx):
+            if trainer.state.global_step == 3:
+                os.kill(os.getpid(), signal.SIGTERM)
+
+    saver = CheckpointSaver(path=str(tmp_path))
+    trainer = make_trainer(TrainerConfig(max_epochs=3, batch_size=8), callbacks=[Terminate(), saver])
+    with pytest.raises(TrainingInterrupted) as raised:
+        trainer.fit()
+    assert raised.value.code == 143 and "SIGTERM" in raised.value.message
+    assert [(f.epoch, f.batch) for f in saver.store.files()] == [(0, 3)]
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
 
 
 def test_spec_overrides_from_the_trainjob_config(make_trainer, tmp_path):

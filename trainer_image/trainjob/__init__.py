@@ -1,17 +1,31 @@
-"""trainjob: the in-pod training library, the local runner and the CLI."""
+"""trainjob: the in-pod training library, the local runner and the CLI.
 
-from trainjob.config import CheckpointConfig, EarlyStoppingConfig, TrainerConfig
-from trainjob.distributed import seed_everything
-from trainjob.state import StopReason
-from trainjob.trainer import FitResult, Trainer, TrainingFailed
+The public names load on first use, so that light modules (the environment contract, the
+CLI's manifest checks, the operator) never pay for importing torch.
+"""
 
-__all__ = [
-    "CheckpointConfig",
-    "EarlyStoppingConfig",
-    "FitResult",
-    "StopReason",
-    "Trainer",
-    "TrainerConfig",
-    "TrainingFailed",
-    "seed_everything",
-]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "CheckpointConfig": "trainjob.config",
+    "EarlyStoppingConfig": "trainjob.config",
+    "TrainerConfig": "trainjob.config",
+    "seed_everything": "trainjob.distributed",
+    "StopReason": "trainjob.state",
+    "FitResult": "trainjob.trainer",
+    "Trainer": "trainjob.trainer",
+    "TrainingFailed": "trainjob.trainer",
+    "TrainingInterrupted": "trainjob.trainer",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'trainjob' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)

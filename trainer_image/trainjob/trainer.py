@@ -40,6 +40,18 @@ class TrainingFailed(RuntimeError):
     """Training stopped because it cannot go on (a non-finite loss); the worker should exit non-zero."""
 
 
+class TrainingInterrupted(SystemExit):
+    """A signal (SIGTERM from Kubernetes, Ctrl-C) stopped training after a checkpoint.
+
+    The worker exits with 128 + the signal number, as a killed process would, so that the
+    Job controller does not count an evicted or suspended worker as completed.
+    """
+
+    def __init__(self, message: str, code: int = 143) -> None:
+        super().__init__(code)
+        self.message = message
+
+
 @dataclass(frozen=True)
 class FitResult:
     """What `Trainer.fit` achieved."""
@@ -157,7 +169,8 @@ class Trainer:
     def fit(self) -> FitResult:
         """Train until `max_epochs` or an agreed stop; returns what was reached.
 
-        Raises `TrainingFailed` when training stopped because the loss became non-finite.
+        Raises `TrainingFailed` when training stopped because the loss became non-finite, and
+        `TrainingInterrupted` (a `SystemExit` with code 143) after a signal-triggered stop.
         """
         self.dist = DistributedContext.setup(
             self.env, self.config.rendezvous_timeout_s, self.config.collective_timeout_s
@@ -238,6 +251,8 @@ class Trainer:
         stop = self.state.stop
         if stop is not None and stop.reason is StopReason.NON_FINITE_LOSS:
             raise TrainingFailed(stop.message)
+        if stop is not None and stop.reason is StopReason.SIGNAL:
+            raise TrainingInterrupted(stop.message)
         epochs_completed = self.resume_position()[0]
         return FitResult(epochs_completed, self.state.global_step, dict(self.state.metrics), stop)
 

@@ -11,7 +11,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from trainjob.contract import LOCAL_RANK, NODE_RANK_VARIABLES, RANK, node_environment
-
 from trainjob_operator.api.enums import Backend
 from trainjob_operator.api.names import COMPLETION_INDEX, master_address
 from trainjob_operator.builders.meta import Body, identity

@@ -6,7 +6,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from trainjob.contract import JobIdentity
-
 from trainjob_operator.api.names import API_VERSION, KIND, LABEL_MANAGED_BY, LABEL_NAME, MANAGER
 
 Body = Mapping[str, Any]

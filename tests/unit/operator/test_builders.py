@@ -6,6 +6,7 @@ import re
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from trainjob.contract import RESERVED_VARIABLES, WorkerEnvironment
 from trainjob_operator.api.names import MAX_NAME_LENGTH, MAX_NODES, master_address, pod_hostname, service_name
 from trainjob_operator.builders.children import children

@@ -11,6 +11,7 @@ import kopf
 import kubernetes.config.kube_config
 import pytest
 import yaml
+
 from trainjob_operator.config import OperatorConfig
 from trainjob_operator.runtime import operator_arguments
 

@@ -3,6 +3,7 @@
 import datetime
 
 import pytest
+
 from trainjob_operator.planner import BACKGROUND, FOREGROUND, failed_to_create, plan
 from trainjob_operator.timing import remaining_deadline
 

@@ -4,6 +4,7 @@ import attrs
 import kmock as km
 import kubernetes.client
 import pytest
+
 from trainjob_operator.kube import KubeApi
 from trainjob_operator.metrics import Metrics
 from trainjob_operator.reconciler import Reconciler

@@ -4,6 +4,7 @@ import argparse
 
 import kopf
 import pytest
+
 from trainjob_operator.config import OperatorConfig, add_arguments, config_from_args
 from trainjob_operator.handlers import needs_resync
 from trainjob_operator.metrics import Metrics

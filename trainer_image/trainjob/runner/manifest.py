@@ -54,7 +54,7 @@ def parse_manifest(document: dict[str, Any], source: Path) -> TrainJobManifest:
         raise ManifestError(f"{source}: apiVersion must be {API_VERSION}, got {document.get('apiVersion')!r}")
     errors = validate(document)
     if errors:
-        lines = "\n".join(f"  {error.path}: {error.message}" for error in errors)
+        lines = "\n".join(f"  {error}" for error in errors)
         raise ManifestError(f"{source}: the TrainJob is invalid:\n{lines}")
     defaulted = apply_defaults(document)
     metadata = defaulted.get("metadata") or {}
