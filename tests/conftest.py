@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -51,3 +52,12 @@ def test_node(control_plane: ControlPlane) -> Iterator[TestNode]:
     """The node that runs pods as local processes, once per session."""
     with TestNode(control_plane) as node:
         yield node
+
+
+@pytest.fixture
+def namespace(control_plane: ControlPlane) -> Iterator[str]:
+    """A fresh namespace on the control plane, deleted after the test."""
+    name = f"t-{uuid.uuid4().hex[:8]}"
+    control_plane.admin.create("/api/v1/namespaces", {"metadata": {"name": name}})
+    yield name
+    control_plane.admin.delete(f"/api/v1/namespaces/{name}")

@@ -6,7 +6,6 @@ import os
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,14 +18,6 @@ from tests.cluster import ControlPlane, TestNode
 pytestmark = pytest.mark.e2e
 
 REPO = Path(__file__).parents[2]
-
-
-@pytest.fixture
-def namespace(control_plane: ControlPlane) -> Iterator[str]:
-    name = f"e2e-{uuid.uuid4().hex[:8]}"
-    control_plane.admin.create("/api/v1/namespaces", {"metadata": {"name": name}})
-    yield name
-    control_plane.admin.delete(f"/api/v1/namespaces/{name}")
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import json
 import textwrap
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -32,14 +32,6 @@ def eventually(check: Callable[[], Any], timeout: float = 60.0, interval: float 
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout}s (last: {result!r})")
         time.sleep(interval)
-
-
-@pytest.fixture
-def namespace(control_plane: ControlPlane) -> Iterator[str]:
-    name = f"t-{uuid.uuid4().hex[:8]}"
-    control_plane.admin.create("/api/v1/namespaces", {"metadata": {"name": name}})
-    yield name
-    control_plane.admin.delete(f"/api/v1/namespaces/{name}")
 
 
 def pod_manifest(name: str, script: str, **spec: Any) -> dict[str, Any]:

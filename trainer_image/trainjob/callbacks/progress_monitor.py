@@ -9,10 +9,11 @@ from typing import IO, TYPE_CHECKING
 
 import torch
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
+from rich.progress import Progress, TaskID
 
 from trainjob.callbacks.base import Callback
 from trainjob.progress import ProgressTracker
+from trainjob.progress_bar import training_bar
 
 if TYPE_CHECKING:
     from trainjob.trainer import Trainer
@@ -48,20 +49,7 @@ class ProgressMonitor(Callback):
         self._tracker.start(trainer.state)
         stream = self._stream or sys.stdout
         if stream.isatty():
-            self._bar = Progress(
-                TextColumn("[bold]epoch {task.fields[epoch]}"),
-                BarColumn(),
-                TextColumn("{task.percentage:>5.1f}%"),
-                TextColumn("loss {task.fields[loss]}"),
-                TextColumn("{task.fields[rate]}"),
-                TimeRemainingColumn(),
-                console=Console(file=stream),
-                transient=False,
-            )
-            self._task = self._bar.add_task(
-                "train", total=trainer.state.total_steps or None, epoch="-", loss="-", rate=""
-            )
-            self._bar.start()
+            self._bar, self._task = training_bar(Console(file=stream), trainer.state.total_steps or None)
 
     def on_train_batch_end(self, trainer: Trainer, loss: torch.Tensor, batch_idx: int) -> None:
         """Refresh the bar, at most every `refresh_s`."""

@@ -9,8 +9,10 @@ from types import TracebackType
 from typing import IO, Any
 
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
+from rich.progress import Progress, TaskID
 from rich.text import Text
+
+from trainjob.progress_bar import training_bar
 
 StatusSource = Callable[[], dict[str, Any]]
 
@@ -30,17 +32,7 @@ class RunDisplay:
 
     def __enter__(self) -> RunDisplay:
         if self._console.is_terminal:
-            self._progress = Progress(
-                TextColumn("[bold]epoch {task.fields[epoch]}"),
-                BarColumn(),
-                TextColumn("{task.percentage:>5.1f}%"),
-                TextColumn("loss {task.fields[loss]}"),
-                TextColumn("{task.fields[rate]}"),
-                TimeRemainingColumn(),
-                console=self._console,
-            )
-            self._task = self._progress.add_task("train", total=100.0, epoch="-", loss="-", rate="")
-            self._progress.start()
+            self._progress, self._task = training_bar(self._console, total=100.0)
             self._thread = threading.Thread(target=self._refresh_loop, daemon=True)
             self._thread.start()
         return self
