@@ -248,6 +248,8 @@ class Trainer:
         else:
             self.state.completed = True
         self.callbacks.call("on_fit_end", self)
+        # Every rank leaves together: a Gloo rank that tears down while a peer still talks aborts.
+        self.dist.barrier()
         stop = self.state.stop
         if stop is not None and stop.reason is StopReason.NON_FINITE_LOSS:
             raise TrainingFailed(stop.message)
