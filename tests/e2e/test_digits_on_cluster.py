@@ -2,63 +2,16 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from tests.cluster import ControlPlane, TestNode
+from tests.e2e.support import condition_statuses, example_manifest, kubectl_apply, wait_for_status
 
 pytestmark = pytest.mark.e2e
-
-REPO = Path(__file__).parents[2]
-
-
-@pytest.fixture
-def operator(
-    control_plane: ControlPlane, namespace: str, tmp_path: Path
-) -> Iterator[subprocess.Popen[bytes]]:
-    """The CRD installed with kubectl, and the operator running as `python -m trainjob_operator`."""
-    control_plane.kubectl("apply", "-f", str(REPO / "crds" / "trainjob.dev_trainjobs.yaml"))
-    control_plane.kubectl(
-        "wait", "--for=condition=Established", "crd/trainjobs.trainjob.dev", "--timeout=60s"
-    )
-    log = (tmp_path / "operator.log").open("wb")
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "trainjob_operator",
-            "--namespace",
-            namespace,
-            "--liveness",
-            "",
-            "--metrics-port",
-            "0",
-            "--resync-seconds",
-            "5",
-        ],
-        env={**os.environ, "KUBECONFIG": str(control_plane.kubeconfig)},
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    yield process
-    process.terminate()
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-    log.close()
-
-
-def get_trainjob(cp: ControlPlane, namespace: str, name: str) -> dict[str, Any]:
-    return cp.admin.get(f"/apis/trainjob.dev/v1alpha1/namespaces/{namespace}/trainjobs/{name}")
 
 
 def test_digits_trains_on_the_cluster_and_reports_progress(
@@ -68,33 +21,28 @@ def test_digits_trains_on_the_cluster_and_reports_progress(
     operator: subprocess.Popen[bytes],
     tmp_path: Path,
 ) -> None:
-    manifest = yaml.safe_load((REPO / "examples" / "digits-ddp.yaml").read_text())
-    manifest["metadata"]["namespace"] = namespace
-    manifest["spec"]["maxEpochs"] = 8
+    manifest = example_manifest(
+        "digits-ddp",
+        namespace,
+        maxEpochs=8,
+        env=[{"name": "TRAINJOB_STATUS_INTERVAL_SECONDS", "value": "0.5"}],
+    )
     manifest["spec"]["checkpoint"]["path"] = str(tmp_path / "checkpoints")
-    manifest["spec"]["env"] = [{"name": "TRAINJOB_STATUS_INTERVAL_SECONDS", "value": "0.5"}]
-    path = tmp_path / "digits.yaml"
-    path.write_text(yaml.safe_dump(manifest))
-    control_plane.kubectl("apply", "-f", str(path))
+    kubectl_apply(control_plane, manifest, tmp_path)
 
     seen_steps: set[int] = set()
-    deadline = time.monotonic() + 300
-    status: dict[str, Any] = {}
-    while time.monotonic() < deadline:
-        status = get_trainjob(control_plane, namespace, "digits").get("status") or {}
+
+    def record_step(status: dict[str, Any]) -> None:
         step = (status.get("progress") or {}).get("step")
         if step is not None and status.get("phase") == "Running":
             seen_steps.add(step)
-        if status.get("phase") in ("Succeeded", "Failed"):
-            break
-        assert operator.poll() is None, "the operator exited"
-        time.sleep(0.2)
+
+    status = wait_for_status(control_plane, namespace, "digits", operator=operator, every=record_step)
     assert status.get("phase") == "Succeeded", status
     assert len(seen_steps) >= 3, f"progress was seen only at steps {sorted(seen_steps)}"
     assert status["progress"]["epoch"] == status["progress"]["totalEpochs"] == 8
     assert status["metrics"]["values"]["val_accuracy"] > 0.9
-    conditions = {c["type"]: c["status"] for c in status["conditions"]}
-    assert conditions["Succeeded"] == "True"
+    assert condition_statuses(status)["Succeeded"] == "True"
 
     pods = control_plane.admin.get(f"/api/v1/namespaces/{namespace}/pods")["items"]
     envs = [{e["name"]: e for e in pod["spec"]["containers"][0]["env"]} for pod in pods]

@@ -9,15 +9,13 @@ import pytest
 import yaml
 
 from tests.cluster import ApiError, ControlPlane
+from tests.e2e.support import REPO, TRAINJOBS, install_crd
 from trainjob.contract import JobIdentity
 from trainjob.status.kube import ClusterAccess, KubeStatusSink
 from trainjob.status.writer import PermanentWriteError
 from trainjob_operator.builders.rbac import role, role_binding, service_account
 
 pytestmark = pytest.mark.e2e
-
-REPO = Path(__file__).parents[2]
-TRAINJOBS = "/apis/trainjob.dev/v1alpha1/namespaces/{namespace}/trainjobs"
 
 
 def create_trainjob(cp: ControlPlane, namespace: str, name: str) -> dict[str, Any]:
@@ -30,8 +28,7 @@ def test_the_reporter_token_patches_its_own_status_and_nothing_else(
     control_plane: ControlPlane, namespace: str, tmp_path: Path
 ) -> None:
     cp = control_plane
-    cp.kubectl("apply", "-f", str(REPO / "crds" / "trainjob.dev_trainjobs.yaml"))
-    cp.kubectl("wait", "--for=condition=Established", "crd/trainjobs.trainjob.dev", "--timeout=60s")
+    install_crd(cp)
     own = create_trainjob(cp, namespace, "own")
     create_trainjob(cp, namespace, "other")
     account = service_account(own)
