@@ -222,7 +222,6 @@ def test_status_written_by_operator_and_reporter_is_valid():
         "earlyStopping": {"triggered": False, "reason": "", "message": "", "epoch": 2, "best": 0.6,
                           "wait": 1, "patience": 3},
         "checkpoint": {"path": "/ckpt/epoch-2.pt", "epoch": 2},
-        "stopRequested": False,
         "stoppedOnRequest": False,
     }  # fmt: skip
     assert validate(body) == []

@@ -350,7 +350,8 @@ CHECKPOINT_STATUS = obj(
 STATUS = obj(
     "The observed state. The operator writes phase, conditions, observedGeneration, times, restarts, "
     "workers and failure; the reporter in rank 0 writes progress, metrics, earlyStopping, checkpoint and "
-    "stoppedOnRequest; a user may set stopRequested.",
+    "stoppedOnRequest. To ask a running job to stop, annotate it with "
+    "`trainjob.dev/stop-requested: \"true\"` (what `trainjob stop NAME` does).",
     {
         "phase": string("A one-word summary.", enum=list(Phase)),
         "conditions": array(
@@ -373,8 +374,9 @@ STATUS = obj(
         "metrics": METRICS,
         "earlyStopping": EARLY_STOPPING_STATUS,
         "checkpoint": CHECKPOINT_STATUS,
-        "stopRequested": boolean("Set to ask the trainer to stop after the current epoch (and checkpoint)."),
-        "stoppedOnRequest": boolean("Whether the trainer stopped because of stopRequested."),
+        "stoppedOnRequest": boolean(
+            "Whether the trainer stopped because the `trainjob.dev/stop-requested` annotation asked it to."
+        ),
     },
 )
 
