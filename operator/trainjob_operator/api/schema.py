@@ -351,7 +351,7 @@ STATUS = obj(
     "The observed state. The operator writes phase, conditions, observedGeneration, times, restarts, "
     "workers and failure; the reporter in rank 0 writes progress, metrics, earlyStopping, checkpoint and "
     "stoppedOnRequest. To ask a running job to stop, annotate it with "
-    "`trainjob.dev/stop-requested: \"true\"` (what `trainjob stop NAME` does).",
+    '`trainjob.dev/stop-requested: "true"` (what `trainjob stop NAME` does).',
     {
         "phase": string("A one-word summary.", enum=list(Phase)),
         "conditions": array(
