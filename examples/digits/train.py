@@ -54,9 +54,13 @@ def main() -> None:
         callbacks=[LRAdjuster.reduce_on_plateau(monitor="val_loss", factor=0.5, patience=2)],
     )
     result = trainer.fit()
-    if trainer.is_chief:
-        accuracy_pct = 100 * result.metrics.get("val_accuracy", float("nan"))
-        print(f"done: {result.epochs_completed} epochs, val_accuracy {accuracy_pct:.1f}%", flush=True)
+    accuracy_pct = 100 * result.metrics.get("val_accuracy", float("nan"))
+    stop = f"stopped: {result.stop.message}" if result.stop else "ran every epoch"
+    print(
+        f"rank {trainer.rank} done: {result.epochs_completed} epochs, step {result.global_step}, "
+        f"val_accuracy {accuracy_pct:.1f}%, {stop}",
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -10,8 +13,9 @@ import yaml
 
 from tests.cluster import ApiError, ControlPlane
 from tests.e2e.support import REPO, TRAINJOBS, install_crd
-from trainjob.contract import JobIdentity
+from trainjob.contract import STOP_ANNOTATION, JobIdentity
 from trainjob.status.kube import ClusterAccess, KubeStatusSink
+from trainjob.status.stop_watch import StopRequestWatcher
 from trainjob.status.writer import PermanentWriteError
 from trainjob_operator.builders.rbac import role, role_binding, service_account
 
@@ -24,9 +28,17 @@ def create_trainjob(cp: ControlPlane, namespace: str, name: str) -> dict[str, An
     return cp.admin.create(TRAINJOBS.format(namespace=namespace), manifest)
 
 
-def test_the_reporter_token_patches_its_own_status_and_nothing_else(
-    control_plane: ControlPlane, namespace: str, tmp_path: Path
-) -> None:
+@dataclass
+class Reporter:
+    """The per-job identity the operator gives job `own`: its token and the pod-style access."""
+
+    token: str
+    access: ClusterAccess
+
+
+@pytest.fixture
+def reporter(control_plane: ControlPlane, namespace: str, tmp_path: Path) -> Reporter:
+    """Jobs `own` and `other`, and a token of `own`'s reporter account with the operator's Role."""
     cp = control_plane
     install_crd(cp)
     own = create_trainjob(cp, namespace, "own")
@@ -47,8 +59,13 @@ def test_the_reporter_token_patches_its_own_status_and_nothing_else(
     )["status"]["token"]
     token_file = tmp_path / "token"
     token_file.write_text(token)
-    access = ClusterAccess(cp.server, Path(cp.ca.cert), token_file)
+    return Reporter(token, ClusterAccess(cp.server, Path(cp.ca.cert), token_file))
 
+
+def test_the_reporter_token_patches_its_own_status_and_nothing_else(
+    control_plane: ControlPlane, namespace: str, reporter: Reporter
+) -> None:
+    cp, access, token = control_plane, reporter.access, reporter.token
     sink = KubeStatusSink(access, JobIdentity("own", namespace))
     sink.write({"progress": {"epoch": 2, "totalEpochs": 12, "percent": 16.7}})
     assert sink.last_object["status"]["progress"]["epoch"] == 2
@@ -58,12 +75,39 @@ def test_the_reporter_token_patches_its_own_status_and_nothing_else(
     with pytest.raises(PermanentWriteError, match="HTTP 403"):
         KubeStatusSink(access, JobIdentity("other", namespace)).write({"progress": {"epoch": 1}})
 
-    reporter = cp.token_client(token)
+    client = cp.token_client(token)
     with pytest.raises(ApiError) as spec_patch:
-        reporter.patch(
-            f"{TRAINJOBS.format(namespace=namespace)}/own", {"spec": {"maxEpochs": 1}}, kind="merge"
-        )
+        client.patch(f"{TRAINJOBS.format(namespace=namespace)}/own", {"spec": {"maxEpochs": 1}}, kind="merge")
     assert spec_patch.value.status == 403
     with pytest.raises(ApiError) as secrets:
-        reporter.get(f"/api/v1/namespaces/{namespace}/secrets")
+        client.get(f"/api/v1/namespaces/{namespace}/secrets")
     assert secrets.value.status == 403
+
+
+def test_the_reporter_token_watches_its_own_job_for_a_stop_request(
+    control_plane: ControlPlane, namespace: str, reporter: Reporter, caplog: pytest.LogCaptureFixture
+) -> None:
+    requested = threading.Event()
+    watcher = StopRequestWatcher(reporter.access, JobIdentity("own", namespace), requested.set).start()
+    forbidden = threading.Event()
+    other = StopRequestWatcher(reporter.access, JobIdentity("other", namespace), forbidden.set).start()
+    try:
+        time.sleep(1.0)  # let the watch open, so the request arrives as a watch event
+        assert not requested.is_set()
+        for name in ("other", "own"):
+            control_plane.admin.patch(
+                f"{TRAINJOBS.format(namespace=namespace)}/{name}",
+                {"metadata": {"annotations": {STOP_ANNOTATION: "true"}}},
+                kind="merge",
+            )
+        assert requested.wait(timeout=30), "the stop request was not seen"
+        other._thread.join(timeout=30)
+        assert not other._thread.is_alive() and not forbidden.is_set()
+        assert any("HTTP 403" in record.getMessage() for record in caplog.records)
+    finally:
+        watcher.close()
+        other.close()
+
+    with pytest.raises(ApiError) as listing:
+        control_plane.token_client(reporter.token).get(TRAINJOBS.format(namespace=namespace), watch="true")
+    assert listing.value.status == 403

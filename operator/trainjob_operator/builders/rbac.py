@@ -1,7 +1,8 @@
 """The identity of the in-pod status reporter: a per-job ServiceAccount, Role and RoleBinding.
 
 The Role allows exactly what the reporter needs on exactly this TrainJob: `get` and `patch` of
-`trainjobs/status`, and `get` of the TrainJob (to read stop requests), all with `resourceNames`.
+`trainjobs/status`, and `get` and `watch` of the TrainJob (to see stop requests), all with
+`resourceNames` (a watch names its object with a `metadata.name` field selector).
 
 The workers run as the per-job account, unless `spec.podTemplate.serviceAccountName` names the
 user's own account (for the user's code, e.g. cloud storage through workload identity); then the
@@ -32,7 +33,7 @@ def service_account(trainjob: Body) -> dict[str, Any]:
 
 
 def role(trainjob: Body) -> dict[str, Any]:
-    """Read and patch this TrainJob's status; read this TrainJob."""
+    """Read and patch this TrainJob's status; read and watch this TrainJob."""
     job = trainjob["metadata"]["name"]
     return {
         "apiVersion": f"{RBAC_GROUP}/v1",
@@ -45,7 +46,7 @@ def role(trainjob: Body) -> dict[str, Any]:
                 "resourceNames": [job],
                 "verbs": ["get", "patch"],
             },
-            {"apiGroups": [GROUP], "resources": [PLURAL], "resourceNames": [job], "verbs": ["get"]},
+            {"apiGroups": [GROUP], "resources": [PLURAL], "resourceNames": [job], "verbs": ["get", "watch"]},
         ],
     }
 

@@ -247,7 +247,7 @@ def test_reporter_rbac_is_limited_to_this_job(trainjob_factory):
             "apiGroups": ["trainjob.dev"],
             "resources": ["trainjobs"],
             "resourceNames": ["mnist"],
-            "verbs": ["get"],
+            "verbs": ["get", "watch"],
         },
     ]
     assert service_account(trainjob)["metadata"]["name"] == "mnist-reporter"

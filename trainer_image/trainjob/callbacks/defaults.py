@@ -11,9 +11,10 @@ from trainjob.callbacks.early_stopping import EarlyStopping
 from trainjob.callbacks.loss_monitor import LossMonitor
 from trainjob.callbacks.progress_monitor import ProgressMonitor
 from trainjob.callbacks.status_reporter import StatusReporter
+from trainjob.callbacks.stop_on_request import StopOnRequest
 from trainjob.config import TrainerConfig
 from trainjob.contract import TRAINJOB_STATUS_FILE, WorkerEnvironment
-from trainjob.status.kube import kube_sink_from_environment
+from trainjob.status.kube import ClusterAccess, KubeStatusSink, cluster_access_from_environment
 from trainjob.status.sinks import FileSink
 from trainjob.status.writer import StatusSink
 
@@ -29,32 +30,40 @@ def default_callbacks(
     """The callbacks for this config and environment.
 
     Progress and loss monitoring always; early stopping and checkpoints when configured;
+    stop requests through the TrainJob's annotation when the worker runs in a TrainJob pod;
     status reporting when the worker runs for a TrainJob (a pod, or the local runner).
     The reporter comes last so that it reports what the others decided at each epoch's end.
     """
+    environ = os.environ if environ is None else environ
     callbacks: list[Callback] = [ProgressMonitor(), LossMonitor(config.log_every_n_steps)]
     if config.early_stopping is not None:
         callbacks.append(EarlyStopping(config.early_stopping))
     if config.checkpoint is not None:
         callbacks.append(CheckpointSaver(config.checkpoint))
-    reporter = status_reporter_from_environment(env, os.environ if environ is None else environ)
+    access = cluster_access_from_environment(env.job, environ)
+    if access is not None and env.job is not None:
+        callbacks.append(StopOnRequest(access, env.job))
+    reporter = status_reporter_from_environment(env, environ, access)
     if reporter is not None:
         callbacks.append(reporter)
     return callbacks
 
 
 def status_reporter_from_environment(
-    env: WorkerEnvironment, environ: Mapping[str, str]
+    env: WorkerEnvironment, environ: Mapping[str, str], access: ClusterAccess | None
 ) -> StatusReporter | None:
-    """A reporter writing where this worker's TrainJob status lives, or None outside a TrainJob."""
-    sink: StatusSink | None = None
+    """A reporter writing where this worker's TrainJob status lives, or None outside a TrainJob.
+
+    The local runner names a status file; in a pod, `access` reaches the TrainJob's status.
+    """
+    sink: StatusSink
     interval = CLUSTER_STATUS_INTERVAL_S
     if environ.get(TRAINJOB_STATUS_FILE):
         sink = FileSink(environ[TRAINJOB_STATUS_FILE])
         interval = LOCAL_STATUS_INTERVAL_S
-    if sink is None:
-        sink = kube_sink_from_environment(env.job, environ)
-    if sink is None:
+    elif access is not None and env.job is not None:
+        sink = KubeStatusSink(access, env.job)
+    else:
         return None
     if environ.get(STATUS_INTERVAL_VARIABLE):
         interval = float(environ[STATUS_INTERVAL_VARIABLE])

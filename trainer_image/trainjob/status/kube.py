@@ -1,6 +1,6 @@
-"""The in-cluster status sink: a JSON merge patch to the TrainJob's `status` subresource.
+"""The in-cluster API access of a worker pod, and the status sink built on it.
 
-It authenticates with the pod's own projected ServiceAccount token (re-read on every write,
+A pod authenticates with its own projected ServiceAccount token (re-read on every request,
 since the kubelet rotates it) and trusts the cluster CA, both at the standard paths. It needs
 nothing beyond the standard library, so any worker image that has trainjob can report.
 """
@@ -13,7 +13,8 @@ import ssl
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from http.client import HTTPResponse
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,10 @@ class ClusterAccess:
     server: str
     ca_file: Path
     token_file: Path
+    _context: ssl.SSLContext = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_context", ssl.create_default_context(cafile=str(self.ca_file)))
 
     @classmethod
     def in_cluster(
@@ -48,6 +53,40 @@ class ClusterAccess:
             host = f"[{host}]"
         return cls(f"https://{host}:{port}", account_dir / "ca.crt", token_file)
 
+    def open(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: bytes | None = None,
+        content_type: str | None = None,
+        timeout_s: float,
+    ) -> HTTPResponse:
+        """Send one authenticated request; the caller reads and closes the response.
+
+        Raises `urllib.error.HTTPError` for an error status and `OSError` when unreachable.
+        """
+        request = urllib.request.Request(f"{self.server}{path}", data=body, method=method)
+        if content_type:
+            request.add_header("Content-Type", content_type)
+        request.add_header("Accept", "application/json")
+        request.add_header("Authorization", f"Bearer {self.token_file.read_text().strip()}")
+        return urllib.request.urlopen(request, timeout=timeout_s, context=self._context)
+
+
+def trainjob_path(job: JobIdentity, subresource: str = "") -> str:
+    """The API path of one TrainJob (or of one of its subresources)."""
+    path = f"/apis/{GROUP}/{VERSION}/namespaces/{job.namespace}/{PLURAL}/{job.name}"
+    return f"{path}/{subresource}" if subresource else path
+
+
+def api_error_message(error: urllib.error.HTTPError) -> str:
+    """The apiserver's own message in an error response, or the HTTP reason."""
+    try:
+        return str(json.loads(error.read()).get("message", error.reason))
+    except (ValueError, OSError):
+        return str(error.reason)
+
 
 class KubeStatusSink:
     """Writes status fragments to one TrainJob with `PATCH .../trainjobs/NAME/status`.
@@ -60,42 +99,33 @@ class KubeStatusSink:
         self.access = access
         self.job = job
         self.timeout_s = timeout_s
-        self.url = (
-            f"{access.server}/apis/{GROUP}/{VERSION}/namespaces/{job.namespace}/{PLURAL}/{job.name}/status"
-        )
-        self._context = ssl.create_default_context(cafile=str(access.ca_file))
+        self.path = trainjob_path(job, "status")
         self.last_object: dict[str, Any] | None = None
 
     def write(self, fragment: dict[str, Any]) -> None:
         """Apply `fragment` under `status` as a merge patch."""
         body = json.dumps({"status": fragment}).encode()
-        request = urllib.request.Request(self.url, data=body, method="PATCH")
-        request.add_header("Content-Type", "application/merge-patch+json")
-        request.add_header("Accept", "application/json")
-        request.add_header("Authorization", f"Bearer {self.access.token_file.read_text().strip()}")
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout_s, context=self._context) as response:
+            with self.access.open(
+                "PATCH",
+                self.path,
+                body=body,
+                content_type="application/merge-patch+json",
+                timeout_s=self.timeout_s,
+            ) as response:
                 self.last_object = json.loads(response.read() or b"{}")
         except urllib.error.HTTPError as error:
-            detail = _api_message(error)
-            message = f"PATCH {self.job.namespace}/{self.job.name} status: HTTP {error.code} {detail}"
+            message = f"PATCH {self.job.namespace}/{self.job.name} status: HTTP {error.code} "
+            message += api_error_message(error)
             if error.code in PERMANENT_STATUS_CODES:
                 raise PermanentWriteError(message) from error
             raise ConnectionError(message) from error
 
 
-def _api_message(error: urllib.error.HTTPError) -> str:
-    try:
-        return str(json.loads(error.read()).get("message", error.reason))
-    except (ValueError, OSError):
-        return str(error.reason)
-
-
-def kube_sink_from_environment(
+def cluster_access_from_environment(
     job: JobIdentity | None, environ: Mapping[str, str] | None = None
-) -> KubeStatusSink | None:
-    """A sink for this pod's TrainJob, or None outside a cluster or outside a TrainJob."""
+) -> ClusterAccess | None:
+    """This pod's API access when it runs for a TrainJob in a cluster, else None."""
     if job is None:
         return None
-    access = ClusterAccess.in_cluster(os.environ if environ is None else environ)
-    return KubeStatusSink(access, job) if access else None
+    return ClusterAccess.in_cluster(os.environ if environ is None else environ)

@@ -1,0 +1,131 @@
+"""Watches one TrainJob for the stop-request annotation, from a background thread.
+
+One long-lived watch per job (a `fieldSelector` on its name, so the per-job Role's
+`resourceNames` authorise it) instead of polling: the request is seen within moments and a
+thousand idle jobs cost the apiserver nothing but open connections.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import threading
+import urllib.error
+import urllib.parse
+from collections.abc import Callable
+from typing import Any
+
+from trainjob.contract import STOP_ANNOTATION, JobIdentity
+from trainjob.status.kube import (
+    PERMANENT_STATUS_CODES,
+    ClusterAccess,
+    api_error_message,
+    trainjob_path,
+)
+
+log = logging.getLogger(__name__)
+
+#: How long the apiserver keeps one watch open before the watcher opens the next.
+WATCH_SECONDS = 240
+
+
+def stop_requested(trainjob: dict[str, Any]) -> bool:
+    """Whether the TrainJob carries the stop-request annotation set to "true"."""
+    annotations = trainjob.get("metadata", {}).get("annotations") or {}
+    return str(annotations.get(STOP_ANNOTATION, "")).strip().lower() == "true"
+
+
+class _Restart(Exception):
+    """The watch must start over from a fresh read (its resourceVersion expired)."""
+
+
+class StopRequestWatcher:
+    """Calls `on_request` once, from its own daemon thread, when the job is asked to stop.
+
+    Transient faults (apiserver unreachable, 5xx, 429) are retried with capped exponential
+    backoff and jitter; a permanent one (forbidden, not found) is logged once and ends the watch.
+    """
+
+    def __init__(
+        self,
+        access: ClusterAccess,
+        job: JobIdentity,
+        on_request: Callable[[], None],
+        *,
+        base_backoff_s: float = 1.0,
+        max_backoff_s: float = 15.0,
+    ) -> None:
+        self.access = access
+        self.job = job
+        self.on_request = on_request
+        self.base_backoff_s = base_backoff_s
+        self.max_backoff_s = max_backoff_s
+        self._closed = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="trainjob-stop-watch", daemon=True)
+
+    def start(self) -> StopRequestWatcher:
+        """Start watching; returns self."""
+        self._thread.start()
+        return self
+
+    def close(self) -> None:
+        """Stop watching (the thread ends at its next wake-up; it never holds the process)."""
+        self._closed.set()
+
+    def _run(self) -> None:
+        failures = 0
+        while not self._closed.is_set():
+            try:
+                if self._watch_until_requested():
+                    self.on_request()
+                    return
+                failures = 0
+            except _Restart:
+                failures = 0
+            except urllib.error.HTTPError as error:
+                message = f"watch of {self.job.namespace}/{self.job.name}: HTTP {error.code} "
+                message += api_error_message(error)
+                if error.code in PERMANENT_STATUS_CODES:
+                    log.error("stop requests will not be seen: %s", message)
+                    return
+                failures += 1
+                self._back_off(failures, message)
+            except (OSError, ValueError) as error:
+                failures += 1
+                self._back_off(failures, str(error))
+
+    def _back_off(self, failures: int, reason: str) -> None:
+        delay = min(self.max_backoff_s, self.base_backoff_s * 2 ** (failures - 1))
+        delay *= 0.5 + random.random() / 2
+        level = logging.WARNING if failures == 1 else logging.DEBUG
+        log.log(level, "stop-request watch failed (%s); retrying in %.1fs", reason, delay)
+        self._closed.wait(delay)
+
+    def _watch_until_requested(self) -> bool:
+        """Read the job, then watch it until a stop request (True) or the watch ends (False)."""
+        with self.access.open("GET", trainjob_path(self.job), timeout_s=30) as response:
+            trainjob = json.loads(response.read())
+        if stop_requested(trainjob):
+            return True
+        version = trainjob["metadata"]["resourceVersion"]
+        query = urllib.parse.urlencode(
+            {
+                "watch": "true",
+                "fieldSelector": f"metadata.name={self.job.name}",
+                "resourceVersion": version,
+                "allowWatchBookmarks": "true",
+                "timeoutSeconds": WATCH_SECONDS,
+            }
+        )
+        collection = trainjob_path(self.job).rsplit("/", 1)[0]
+        with self.access.open("GET", f"{collection}?{query}", timeout_s=WATCH_SECONDS + 30) as stream:
+            for line in stream:
+                if self._closed.is_set():
+                    return False
+                event = json.loads(line)
+                if event.get("type") == "ERROR":
+                    raise _Restart()
+                if event.get("type") in ("ADDED", "MODIFIED") and stop_requested(event["object"]):
+                    return True
+        return False
