@@ -10,6 +10,7 @@ plus NodeRestriction. Controllers use their own ServiceAccounts.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -18,7 +19,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from .kube import ApiError, Kube
@@ -85,6 +86,7 @@ class ControlPlane:
             self.host = self.network.gateway
             self.port = free_port(self.host)
             self.server = f"https://{self.host}:{self.port}"
+            self._etcd_ports = free_port(), free_port()
             self._make_pki()
             self.kubeconfig = self.write_kubeconfig("admin", self._admin_cert)
             self.admin = Kube(self.server, self.ca.cert, cert=self._admin_cert)
@@ -119,6 +121,26 @@ class ControlPlane:
         if self._dir:
             shutil.rmtree(self._dir, ignore_errors=True)
             self._dir = None
+
+    @contextlib.contextmanager
+    def outage(self, *components: str) -> Iterator[None]:
+        """Stop `components` ("etcd", "kube-apiserver") for the block; start them again after it.
+
+        They come back on the same addresses, certificates and data, as after a crash or an
+        upgrade; the block's end waits until the apiserver is ready again.
+        """
+        starters = {"etcd": self._start_etcd, "kube-apiserver": self._start_apiserver}
+        unknown = set(components) - set(starters)
+        assert not unknown, f"cannot stop {unknown}: only {list(starters)}"
+        chosen = [name for name in starters if name in components]
+        for name in reversed(chosen):
+            stop(self.processes.pop(name))
+        try:
+            yield
+        finally:
+            for name in chosen:
+                starters[name]()
+            self._wait(self._apiserver_ready, "kube-apiserver /readyz after the outage")
 
     # -- identities --------------------------------------------------------------------------
     def credentials(self, user: str, groups: tuple[str, ...] = ()) -> tuple[Path, Path]:
@@ -181,7 +203,7 @@ class ControlPlane:
         self.processes[name] = spawn(argv, log=self.dir / f"{name}.log")
 
     def _start_etcd(self) -> None:
-        client, peer = free_port(), free_port()
+        client, peer = self._etcd_ports
         self.etcd_url = f"http://127.0.0.1:{client}"
         self._run(
             "etcd",

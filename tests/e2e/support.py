@@ -18,9 +18,17 @@ FINAL_PHASES = ("Succeeded", "Failed")
 
 
 def install_crd(cp: ControlPlane) -> None:
-    """Apply the generated CRD with kubectl and wait until it is served."""
+    """Apply the generated CRD with kubectl and wait until it is served.
+
+    (Polled rather than `kubectl wait`, which fails outright on a CRD so new that it has no
+    conditions yet.)
+    """
     cp.kubectl("apply", "-f", str(REPO / "crds" / "trainjob.dev_trainjobs.yaml"))
-    cp.kubectl("wait", "--for=condition=Established", "crd/trainjobs.trainjob.dev", "--timeout=60s")
+    deadline = time.monotonic() + 60
+    path = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/trainjobs.trainjob.dev"
+    while condition_statuses(cp.admin.get(path).get("status") or {}).get("Established") != "True":
+        assert time.monotonic() < deadline, "the TrainJob CRD was not established within 60 s"
+        time.sleep(0.1)
 
 
 def example_manifest(name: str, namespace: str, **spec: Any) -> dict[str, Any]:
@@ -69,4 +77,4 @@ def wait_for_status(
 
 def condition_statuses(status: dict[str, Any]) -> dict[str, str]:
     """The conditions' `status` by `type`."""
-    return {condition["type"]: condition["status"] for condition in status.get("conditions", [])}
+    return {condition["type"]: condition["status"] for condition in status.get("conditions") or []}

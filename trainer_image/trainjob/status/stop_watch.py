@@ -43,8 +43,9 @@ class _Restart(Exception):
 class StopRequestWatcher:
     """Calls `on_request` once, from its own daemon thread, when the job is asked to stop.
 
-    Transient faults (apiserver unreachable, 5xx, 429) are retried with capped exponential
-    backoff and jitter; a permanent one (forbidden, not found) is logged once and ends the watch.
+    Transient faults (apiserver unreachable, a stream cut mid-event, 5xx, 429) are retried with
+    capped exponential backoff and jitter; a permanent one (forbidden, not found) is logged
+    once and ends the watch.
     """
 
     def __init__(
@@ -91,9 +92,9 @@ class StopRequestWatcher:
                     return
                 failures += 1
                 self._back_off(failures, message)
-            except (OSError, ValueError) as error:
+            except Exception as error:  # any transient fault: unreachable, cut stream, bad frame
                 failures += 1
-                self._back_off(failures, str(error))
+                self._back_off(failures, f"{type(error).__name__}: {error}")
 
     def _back_off(self, failures: int, reason: str) -> None:
         delay = min(self.max_backoff_s, self.base_backoff_s * 2 ** (failures - 1))

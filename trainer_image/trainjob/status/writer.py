@@ -47,7 +47,7 @@ class WriteSchedule:
         self,
         min_interval_s: float,
         base_backoff_s: float = 0.5,
-        max_backoff_s: float = 30.0,
+        max_backoff_s: float = 10.0,
         jitter: Callable[[], float] = random.random,
     ) -> None:
         self.min_interval_s = min_interval_s
