@@ -5,7 +5,7 @@ size, inside the same process group. Runs alternate (loop, trainer, loop, traine
 drift on the machine hits both alike. The figure is the ratio of median epoch times per step
 (trainer / hand-written), printed last. Target: at most 1.02.
 
-    python benchmarks/trainer_overhead.py [--epochs 4] [--steps 200] [--rounds 3]
+    python -m benchmarks.trainer_overhead [--epochs 4] [--steps 200] [--rounds 3]
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, TensorDataset
 
+from benchmarks.timing import EpochTimer
 from trainjob import Trainer, TrainerConfig, seed_everything
-from trainjob.callbacks import Callback
 from trainjob.contract import WorkerEnvironment
 from trainjob.sampling import ShardedSampler
 
@@ -69,21 +69,6 @@ def hand_written_epochs(rank: int, data: TensorDataset, epochs: int) -> list[flo
             optimizer.zero_grad(set_to_none=True)
         times.append((time.perf_counter() - started) / len(loader))
     return times
-
-
-class EpochTimer(Callback):
-    """Times each epoch from its start to the end of its last training batch."""
-
-    def __init__(self) -> None:
-        self.times: list[float] = []
-        self._started = 0.0
-
-    def on_epoch_start(self, trainer: Trainer) -> None:
-        self._started = time.perf_counter()
-
-    def on_train_batch_end(self, trainer: Trainer, loss: torch.Tensor, batch_idx: int) -> None:
-        if batch_idx + 1 == trainer.state.steps_per_epoch:
-            self.times.append((time.perf_counter() - self._started) / trainer.state.steps_per_epoch)
 
 
 def trainer_epochs(data: TensorDataset, epochs: int) -> list[float]:

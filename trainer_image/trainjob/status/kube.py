@@ -7,14 +7,13 @@ nothing beyond the standard library, so any worker image that has trainjob can r
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import ssl
-import urllib.error
-import urllib.request
+import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from http.client import HTTPResponse
 from pathlib import Path
 from typing import Any
 
@@ -35,10 +34,10 @@ class ClusterAccess:
     server: str
     ca_file: Path
     token_file: Path
-    _context: ssl.SSLContext = field(init=False, repr=False, compare=False)
+    ssl_context: ssl.SSLContext = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "_context", ssl.create_default_context(cafile=str(self.ca_file)))
+        object.__setattr__(self, "ssl_context", ssl.create_default_context(cafile=str(self.ca_file)))
 
     @classmethod
     def in_cluster(
@@ -53,39 +52,107 @@ class ClusterAccess:
             host = f"[{host}]"
         return cls(f"https://{host}:{port}", account_dir / "ca.crt", token_file)
 
-    def open(
-        self,
-        method: str,
-        path: str,
-        *,
-        body: bytes | None = None,
-        content_type: str | None = None,
-        timeout_s: float,
-    ) -> HTTPResponse:
-        """Send one authenticated request; the caller reads and closes the response.
+    def connect(self, timeout_s: float) -> ApiConnection:
+        """A new kept-alive connection to the apiserver (for one thread)."""
+        return ApiConnection(self, timeout_s)
 
-        Raises `urllib.error.HTTPError` for an error status and `OSError` when unreachable.
-        """
-        request = urllib.request.Request(f"{self.server}{path}", data=body, method=method)
+    def headers(self, content_type: str | None = None) -> dict[str, str]:
+        """The headers of every request: the current token (re-read: the kubelet rotates it)."""
+        headers = {
+            "Accept": "application/json",
+            "Authorization": f"Bearer {self.token_file.read_text().strip()}",
+        }
         if content_type:
-            request.add_header("Content-Type", content_type)
-        request.add_header("Accept", "application/json")
-        request.add_header("Authorization", f"Bearer {self.token_file.read_text().strip()}")
-        return urllib.request.urlopen(request, timeout=timeout_s, context=self._context)
+            headers["Content-Type"] = content_type
+        return headers
+
+
+class ApiError(Exception):
+    """The apiserver answered with an error status."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(f"HTTP {code} {message}")
+        self.code = code
+        self.message = message
+
+    @property
+    def permanent(self) -> bool:
+        """Whether retrying the same request cannot succeed."""
+        return self.code in PERMANENT_STATUS_CODES
+
+
+class ApiConnection:
+    """One HTTPS connection to the apiserver, kept alive across requests; not thread-safe.
+
+    Reusing the connection spares a TLS handshake per request, for the pod and the apiserver
+    alike. A request on a reused connection that the server has meanwhile closed is retried
+    once on a fresh one.
+    """
+
+    def __init__(self, access: ClusterAccess, timeout_s: float) -> None:
+        self.access = access
+        self.timeout_s = timeout_s
+        address = urllib.parse.urlsplit(access.server)
+        self._host, self._port = address.hostname or "", address.port or 443
+        self._connection: http.client.HTTPSConnection | None = None
+
+    def request(
+        self, method: str, path: str, body: bytes | None = None, content_type: str | None = None
+    ) -> bytes:
+        """Send one request and return the response body; raises `ApiError` or `OSError`."""
+        reused = self._connection is not None
+        try:
+            response = self._send(method, path, body, content_type)
+        except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+            self.close()
+            if not reused:
+                raise
+            response = self._send(method, path, body, content_type)
+        data = response.read()
+        if response.status >= 400:
+            raise ApiError(response.status, _error_message(data, response.reason))
+        return data
+
+    def stream(self, path: str) -> http.client.HTTPResponse:
+        """Open a streaming GET (a watch) on this connection; the caller reads it to the end."""
+        response = self._send("GET", path, None, None)
+        if response.status >= 400:
+            raise ApiError(response.status, _error_message(response.read(), response.reason))
+        return response
+
+    def close(self) -> None:
+        """Close the connection; the next request opens a new one."""
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+    def _send(
+        self, method: str, path: str, body: bytes | None, content_type: str | None
+    ) -> http.client.HTTPResponse:
+        if self._connection is None:
+            self._connection = http.client.HTTPSConnection(
+                self._host, self._port, timeout=self.timeout_s, context=self.access.ssl_context
+            )
+        try:
+            self._connection.request(method, path, body=body, headers=self.access.headers(content_type))
+            return self._connection.getresponse()
+        except BaseException:
+            self.close()
+            raise
+
+
+def _error_message(data: bytes, reason: str) -> str:
+    """The apiserver's own message in an error response, or the HTTP reason."""
+    try:
+        return str(json.loads(data).get("message", reason))
+    except (ValueError, AttributeError):
+        return reason
 
 
 def trainjob_path(job: JobIdentity, subresource: str = "") -> str:
     """The API path of one TrainJob (or of one of its subresources)."""
     path = f"/apis/{GROUP}/{VERSION}/namespaces/{job.namespace}/{PLURAL}/{job.name}"
     return f"{path}/{subresource}" if subresource else path
-
-
-def api_error_message(error: urllib.error.HTTPError) -> str:
-    """The apiserver's own message in an error response, or the HTTP reason."""
-    try:
-        return str(json.loads(error.read()).get("message", error.reason))
-    except (ValueError, OSError):
-        return str(error.reason)
 
 
 class KubeStatusSink:
@@ -96,28 +163,26 @@ class KubeStatusSink:
     """
 
     def __init__(self, access: ClusterAccess, job: JobIdentity, timeout_s: float = 10.0) -> None:
-        self.access = access
         self.job = job
-        self.timeout_s = timeout_s
         self.path = trainjob_path(job, "status")
-        self.last_object: dict[str, Any] | None = None
+        self._connection = access.connect(timeout_s)
+        self._last_response = b"{}"
+
+    @property
+    def last_object(self) -> dict[str, Any]:
+        """The TrainJob as the apiserver returned it after the last write (parsed on demand)."""
+        return json.loads(self._last_response)
 
     def write(self, fragment: dict[str, Any]) -> None:
         """Apply `fragment` under `status` as a merge patch."""
         body = json.dumps({"status": fragment}).encode()
         try:
-            with self.access.open(
-                "PATCH",
-                self.path,
-                body=body,
-                content_type="application/merge-patch+json",
-                timeout_s=self.timeout_s,
-            ) as response:
-                self.last_object = json.loads(response.read() or b"{}")
-        except urllib.error.HTTPError as error:
-            message = f"PATCH {self.job.namespace}/{self.job.name} status: HTTP {error.code} "
-            message += api_error_message(error)
-            if error.code in PERMANENT_STATUS_CODES:
+            self._last_response = self._connection.request(
+                "PATCH", self.path, body, "application/merge-patch+json"
+            )
+        except ApiError as error:
+            message = f"PATCH {self.job.namespace}/{self.job.name} status: {error}"
+            if error.permanent:
                 raise PermanentWriteError(message) from error
             raise ConnectionError(message) from error
 

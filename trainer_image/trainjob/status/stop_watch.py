@@ -11,18 +11,12 @@ import json
 import logging
 import random
 import threading
-import urllib.error
 import urllib.parse
 from collections.abc import Callable
 from typing import Any
 
 from trainjob.contract import STOP_ANNOTATION, JobIdentity
-from trainjob.status.kube import (
-    PERMANENT_STATUS_CODES,
-    ClusterAccess,
-    api_error_message,
-    trainjob_path,
-)
+from trainjob.status.kube import ApiConnection, ApiError, ClusterAccess, trainjob_path
 
 log = logging.getLogger(__name__)
 
@@ -84,10 +78,9 @@ class StopRequestWatcher:
                 failures = 0
             except _Restart:
                 failures = 0
-            except urllib.error.HTTPError as error:
-                message = f"watch of {self.job.namespace}/{self.job.name}: HTTP {error.code} "
-                message += api_error_message(error)
-                if error.code in PERMANENT_STATUS_CODES:
+            except ApiError as error:
+                message = f"watch of {self.job.namespace}/{self.job.name}: {error}"
+                if error.permanent:
                     log.error("stop requests will not be seen: %s", message)
                     return
                 failures += 1
@@ -105,8 +98,14 @@ class StopRequestWatcher:
 
     def _watch_until_requested(self) -> bool:
         """Read the job, then watch it until a stop request (True) or the watch ends (False)."""
-        with self.access.open("GET", trainjob_path(self.job), timeout_s=30) as response:
-            trainjob = json.loads(response.read())
+        connection = self.access.connect(timeout_s=WATCH_SECONDS + 30)
+        try:
+            return self._read_then_watch(connection)
+        finally:
+            connection.close()
+
+    def _read_then_watch(self, connection: ApiConnection) -> bool:
+        trainjob = json.loads(connection.request("GET", trainjob_path(self.job)))
         if stop_requested(trainjob):
             return True
         version = trainjob["metadata"]["resourceVersion"]
@@ -120,13 +119,12 @@ class StopRequestWatcher:
             }
         )
         collection = trainjob_path(self.job).rsplit("/", 1)[0]
-        with self.access.open("GET", f"{collection}?{query}", timeout_s=WATCH_SECONDS + 30) as stream:
-            for line in stream:
-                if self._closed.is_set():
-                    return False
-                event = json.loads(line)
-                if event.get("type") == "ERROR":
-                    raise _Restart()
-                if event.get("type") in ("ADDED", "MODIFIED") and stop_requested(event["object"]):
-                    return True
+        for line in connection.stream(f"{collection}?{query}"):
+            if self._closed.is_set():
+                return False
+            event = json.loads(line)
+            if event.get("type") == "ERROR":
+                raise _Restart()
+            if event.get("type") in ("ADDED", "MODIFIED") and stop_requested(event["object"]):
+                return True
         return False
