@@ -1,0 +1,120 @@
+"""KubeStatusSink over real HTTPS against a scripted server: error classes and kept-alive connections."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import ssl
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.cluster.pki import CertificateAuthority
+from trainjob.contract import JobIdentity
+from trainjob.status.kube import ClusterAccess, KubeStatusSink
+from trainjob.status.writer import PermanentWriteError
+
+
+class ScriptedApiserver(http.server.ThreadingHTTPServer):
+    """Answers each PATCH with the next scripted status; records requests and connections."""
+
+    def __init__(self, script: list[int]) -> None:
+        super().__init__(("127.0.0.1", 0), Handler)
+        self.script = script
+        self.requests: list[tuple[str, str, dict]] = []
+        self.connections = 0
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: ScriptedApiserver
+
+    def setup(self) -> None:
+        super().setup()
+        self.server.connections += 1
+
+    def do_PATCH(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        self.server.requests.append((self.path, self.headers["Authorization"], body))
+        status = self.server.script.pop(0) if self.server.script else 200
+        if status == 0:  # drop the connection without an answer
+            self.close_connection = True
+            return
+        payload = json.dumps(
+            {"status": body["status"]} if status == 200 else {"message": f"scripted {status}"}
+        ).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def tls(tmp_path_factory: pytest.TempPathFactory) -> tuple[CertificateAuthority, tuple[Path, Path]]:
+    ca = CertificateAuthority(tmp_path_factory.mktemp("ca"))
+    return ca, ca.issue("server", "apiserver", ips=("127.0.0.1",))
+
+
+@pytest.fixture
+def serve(tls: tuple[CertificateAuthority, tuple[Path, Path]], tmp_path: Path) -> Iterator:
+    servers: list[ScriptedApiserver] = []
+
+    def start(script: list[int]) -> tuple[ScriptedApiserver, KubeStatusSink]:
+        ca, (cert, key) = tls
+        server = ScriptedApiserver(script)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(cert, key)
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        token = tmp_path / "token"
+        token.write_text("first-token\n")
+        access = ClusterAccess(f"https://127.0.0.1:{server.server_address[1]}", ca.cert, token)
+        return server, KubeStatusSink(access, JobIdentity("job", "ns"))
+
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+def test_writes_share_one_connection_and_send_the_current_token(serve, tmp_path: Path) -> None:
+    server, sink = serve([])
+    sink.write({"progress": {"epoch": 1}})
+    (tmp_path / "token").write_text("rotated-token\n")
+    sink.write({"progress": {"epoch": 2}})
+    assert server.connections == 1
+    assert [(path, auth) for path, auth, _ in server.requests] == [
+        ("/apis/trainjob.dev/v1alpha1/namespaces/ns/trainjobs/job/status", "Bearer first-token"),
+        ("/apis/trainjob.dev/v1alpha1/namespaces/ns/trainjobs/job/status", "Bearer rotated-token"),
+    ]
+    assert sink.last_object == {"status": {"progress": {"epoch": 2}}}
+
+
+@pytest.mark.parametrize("status", [409, 429, 500, 503])
+def test_conflicts_throttling_and_server_errors_are_transient(serve, status: int) -> None:
+    _, sink = serve([status])
+    with pytest.raises(ConnectionError, match=f"HTTP {status} scripted {status}"):
+        sink.write({"progress": {"epoch": 1}})
+    sink.write({"progress": {"epoch": 1}})  # the retry goes through
+
+
+@pytest.mark.parametrize("status", [401, 403, 404, 422])
+def test_errors_that_retrying_cannot_fix_are_permanent(serve, status: int) -> None:
+    _, sink = serve([status])
+    with pytest.raises(PermanentWriteError, match=f"HTTP {status} scripted {status}"):
+        sink.write({"progress": {"epoch": 1}})
+
+
+def test_a_connection_the_server_dropped_is_replaced_once_without_an_error(serve) -> None:
+    server, sink = serve([200, 0])
+    sink.write({"progress": {"epoch": 1}})
+    sink.write({"progress": {"epoch": 2}})
+    assert server.connections == 2
+    assert [body["status"]["progress"]["epoch"] for _, _, body in server.requests] == [1, 2, 2]
