@@ -44,6 +44,7 @@ def test_early_stopping_stops_every_worker_at_the_same_epoch(
     status = wait_for_status(control_plane, namespace, name, operator=operator)
 
     assert status["phase"] == "Succeeded", status
+    assert status["workers"] == {"active": 0, "succeeded": 2, "failed": 0, "total": 2}
     early = status["earlyStopping"]
     assert early["triggered"] is True
     assert early["reason"] == "EarlyStopping"
