@@ -42,6 +42,17 @@ def example_manifest(name: str, namespace: str, **spec: Any) -> dict[str, Any]:
     return manifest
 
 
+def cluster_example(name: str, namespace: str, tmp_path: Path, **spec: Any) -> dict[str, Any]:
+    """An example TrainJob for a test on the cluster: status reported every 0.5 s, checkpoints in tmp_path.
+
+    The test node runs pods here, so an absolute checkpoint path keeps them out of the repository.
+    """
+    interval = {"name": "TRAINJOB_STATUS_INTERVAL_SECONDS", "value": "0.5"}
+    manifest = example_manifest(name, namespace, env=[interval], **spec)
+    manifest["spec"]["checkpoint"]["path"] = str(tmp_path / "checkpoints")
+    return manifest
+
+
 def kubectl_apply(cp: ControlPlane, manifest: dict[str, Any], tmp_path: Path) -> None:
     """`kubectl apply -f` the manifest, written to a file as a user would."""
     path = tmp_path / f"{manifest['metadata']['name']}.yaml"
