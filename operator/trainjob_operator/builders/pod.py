@@ -34,6 +34,7 @@ PASSED_THROUGH = (
     "affinity",
     "volumes",
     "priorityClassName",
+    "terminationGracePeriodSeconds",
     "imagePullSecrets",
 )
 
