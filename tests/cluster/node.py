@@ -130,14 +130,24 @@ class TestNode:
         return runs[-2 if previous else -1].read_text(errors="replace")
 
     def kill(
-        self, namespace: str, name: str, container: str | None = None, sig: int = signal.SIGKILL
+        self,
+        namespace: str,
+        name: str,
+        container: str | None = None,
+        sig: int = signal.SIGKILL,
+        *,
+        reason: str | None = None,
     ) -> None:
-        """Signal a running container's PID 1 (default SIGKILL: a crash, as if the process died)."""
+        """Signal a running container's PID 1 (default SIGKILL: a crash, as if the process died).
+
+        `reason` is what the container's termination reports instead of Error: "OOMKilled" with
+        SIGKILL reads as the kernel's OOM killer did it (exit code 137), as a kubelet reports it.
+        """
         with self._lock:
             workers = [w for w in self._workers.values() if (w.namespace, w.name) == (namespace, name)]
         if not workers:
             raise ProcessLookupError(f"no pod {namespace}/{name} runs on {self.name}")
-        workers[-1].signal_container(container, signal.Signals(sig))
+        workers[-1].signal_container(container, signal.Signals(sig), reason)
 
     # -- used by pod workers ---------------------------------------------------------------
     def fetch(self, namespace: str) -> Fetch:

@@ -58,6 +58,8 @@ class Container:
     last_state: dict[str, Any] = field(default_factory=dict)
     not_before: float = 0.0
     backoff: float = BACKOFF_FIRST
+    #: The reason to report for the current process's exit instead of Completed/Error (e.g. OOMKilled).
+    exit_reason: str | None = None
 
     @property
     def name(self) -> str:
@@ -317,7 +319,7 @@ class PodWorker:
         exit_code = 128 - code if code < 0 else code
         terminated: dict[str, Any] = {
             "exitCode": exit_code,
-            "reason": "Completed" if exit_code == 0 else "Error",
+            "reason": c.exit_reason or ("Completed" if exit_code == 0 else "Error"),
             "startedAt": c.state.get("running", {}).get("startedAt", now()),
             "finishedAt": now(),
         }
@@ -327,6 +329,7 @@ class PodWorker:
                 terminated["message"] = message
         c.state = {"terminated": terminated}
         c.process = None
+        c.exit_reason = None
 
     def _kill_all(self, grace: float) -> None:
         """SIGTERM every container's PID 1, SIGKILL what is left after grace seconds, reap."""
@@ -451,11 +454,15 @@ class PodWorker:
                 raise
 
     # -- helpers for the node ----------------------------------------------------------------
-    def signal_container(self, container: str | None, sig: signal.Signals) -> None:
-        """Send sig to a running container's PID 1 (the first container by default)."""
+    def signal_container(self, container: str | None, sig: signal.Signals, reason: str | None = None) -> None:
+        """Send sig to a running container's PID 1 (the first container by default).
+
+        `reason` is reported as the exit's reason (as the kubelet reports OOMKilled).
+        """
         c = next(c for c in self.containers if container in (None, c.name))
         if c.process is None:
             raise ProcessLookupError(f"container {c.name} of {self.namespace}/{self.name} is not running")
+        c.exit_reason = reason
         _signal_pid1(c.process, sig)
 
     def _token(self, account: str, audiences: list[str], expiration: int) -> str:
