@@ -21,16 +21,21 @@ T = TypeVar("T")
 
 
 def install_crd(cp: ControlPlane) -> None:
-    """Apply the generated CRD with kubectl and wait until it is served.
+    """Apply the generated CRD with kubectl and wait until it is served."""
+    cp.kubectl("apply", "-f", str(REPO / "crds" / "trainjob.dev_trainjobs.yaml"))
+    wait_established(cp, "trainjobs.trainjob.dev")
+
+
+def wait_established(cp: ControlPlane, crd: str) -> None:
+    """Wait until the CRD named `crd` is served.
 
     (Polled rather than `kubectl wait`, which fails outright on a CRD so new that it has no
     conditions yet.)
     """
-    cp.kubectl("apply", "-f", str(REPO / "crds" / "trainjob.dev_trainjobs.yaml"))
     deadline = time.monotonic() + 60
-    path = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/trainjobs.trainjob.dev"
+    path = f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{crd}"
     while condition_statuses(cp.admin.get(path).get("status") or {}).get("Established") != "True":
-        assert time.monotonic() < deadline, "the TrainJob CRD was not established within 60 s"
+        assert time.monotonic() < deadline, f"the CRD {crd} was not established within 60 s"
         time.sleep(0.1)
 
 
@@ -53,10 +58,26 @@ def cluster_example(name: str, namespace: str, tmp_path: Path, **spec: Any) -> d
     return manifest
 
 
+def worker_manifest(name: str, namespace: str, command: list[str], **spec: Any) -> dict[str, Any]:
+    """A TrainJob whose workers run `command` (say a test worker under tests/workers/), with spec fields."""
+    return {
+        "apiVersion": "trainjob.dev/v1alpha1",
+        "kind": "TrainJob",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {"image": "ghcr.io/trainjob/trainer:0.1.0", "command": command, "maxEpochs": 1, **spec},
+    }
+
+
 def kubectl_apply(cp: ControlPlane, manifest: dict[str, Any], tmp_path: Path) -> None:
     """`kubectl apply -f` the manifest, written to a file as a user would."""
     path = tmp_path / f"{manifest['metadata']['name']}.yaml"
     path.write_text(yaml.safe_dump(manifest))
+    cp.kubectl("apply", "-f", str(path))
+
+
+def kubectl_apply_all(cp: ControlPlane, manifests: list[dict[str, Any]], path: Path) -> None:
+    """`kubectl apply -f` one file of several manifests."""
+    path.write_text(yaml.safe_dump_all(manifests))
     cp.kubectl("apply", "-f", str(path))
 
 
