@@ -48,7 +48,7 @@ from trainjob_operator.builders.children import children
 from trainjob_operator.builders.job import desired_template_hash, kueue_labels, suspend_label_value
 from trainjob_operator.builders.meta import Body
 from trainjob_operator.status.conditions import Transition, render_conditions, summary
-from trainjob_operator.status.failures import WorkerFailure
+from trainjob_operator.status.failures import WorkerFailure, unseen_failure
 from trainjob_operator.status.observe import JobState, Observation, observe
 from trainjob_operator.timing import (
     deadline_passed,
@@ -154,7 +154,7 @@ def _decide(trainjob: Body, seen: Observation, now: datetime.datetime) -> _Decis
     if seen.state is JobState.FAILED:
         if seen.job_reason == "DeadlineExceeded":
             return _deadline_exceeded(spec, restarts, start_time, now, seen.failure, delete=False)
-        failure = seen.failure or WorkerFailure(seen.job_reason or "JobFailed", seen.job_message)
+        failure = seen.failure or unseen_failure(seen.job_reason, seen.job_message)
         return _failed_or_restart(spec, restarts, failure, start_time, now)
     if deadline_passed(spec["runPolicy"], start_time, now):
         return _deadline_exceeded(
