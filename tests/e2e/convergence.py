@@ -7,9 +7,11 @@ from collections import Counter
 from typing import Any
 
 from tests.cluster import ControlPlane
-from tests.e2e.support import TRAINJOBS
-from trainjob_operator.api.names import KIND, LABEL_MANAGED_BY, MANAGER
+from tests.e2e.support import FINAL_PHASES, TRAINJOBS, worker_pods
+from trainjob_operator.api.names import KIND, LABEL_ATTEMPT, LABEL_MANAGED_BY, MANAGER
 
+#: The command of workers that succeed at once, for TrainJobs whose training does not matter.
+QUICK = ["python", "-c", "print('trained')"]
 #: Where each kind of child of a TrainJob is listed.
 CHILDREN = {
     "ServiceAccount": "/api/v1/namespaces/{namespace}/serviceaccounts",
@@ -37,6 +39,22 @@ def children_by_owner(cp: ControlPlane, namespace: str) -> dict[str, list[str]]:
     return {uid: sorted(kinds) for uid, kinds in owned.items()}
 
 
+def children_count(cp: ControlPlane, namespace: str) -> int:
+    """How many children the operator created so far, all TrainJobs together."""
+    return sum(len(kinds) for kinds in children_by_owner(cp, namespace).values())
+
+
+def finished(cp: ControlPlane, namespace: str) -> set[str]:
+    """The names of the TrainJobs that have finished."""
+    jobs = trainjobs(cp, namespace)
+    return {job["metadata"]["name"] for job in jobs if (job.get("status") or {}).get("phase") in FINAL_PHASES}
+
+
+def all_finished(cp: ControlPlane, namespace: str, count: int) -> bool:
+    """Whether `count` TrainJobs exist and every one has finished."""
+    return len(trainjobs(cp, namespace)) == count == len(finished(cp, namespace))
+
+
 def assert_children_exist_once(cp: ControlPlane, namespace: str) -> None:
     """Every TrainJob has exactly one child of each kind, and there is no child of anything else."""
     expected = {job["metadata"]["uid"]: sorted(CHILDREN) for job in trainjobs(cp, namespace)}
@@ -55,3 +73,26 @@ def event_counts(events: list[dict[str, Any]]) -> Counter[tuple[str, str]]:
     for event in events:
         counts[(event["involvedObject"]["name"], event["reason"])] += int(event.get("count") or 1)
     return counts
+
+
+def assert_all_succeeded_once(cp: ControlPlane, namespace: str, count: int) -> None:
+    """`count` TrainJobs all succeeded on their first attempt, each child and Event exactly once."""
+    jobs = trainjobs(cp, namespace)
+    assert len(jobs) == count
+    for job in jobs:
+        status = job["status"]
+        assert (status["phase"], status["restarts"]) == ("Succeeded", 0), (job["metadata"]["name"], status)
+    assert_children_exist_once(cp, namespace)
+    for job in jobs:
+        attempts = {
+            pod["metadata"]["labels"][LABEL_ATTEMPT]
+            for pod in worker_pods(cp, namespace, job["metadata"]["name"])
+        }
+        assert attempts == {"0"}, (job["metadata"]["name"], attempts)
+    events = trainjob_events(cp, namespace)
+    counts = event_counts(events)
+    assert all(count == 1 for count in counts.values()), f"a transition was announced twice: {counts}"
+    assert [event for event in events if event["type"] == "Warning"] == []
+    for job in jobs:
+        succeeded = next(c for c in job["status"]["conditions"] if c["type"] == "Succeeded")
+        assert counts[(job["metadata"]["name"], succeeded["reason"])] == 1, "its success was announced"

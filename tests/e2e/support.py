@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import subprocess
 import time
 from collections.abc import Callable
@@ -139,3 +140,19 @@ def terminated(pod: dict[str, Any]) -> dict[str, Any]:
     """The worker container's `terminated` state (empty while it has not exited)."""
     statuses = pod.get("status", {}).get("containerStatuses") or [{}]
     return (statuses[0].get("state") or {}).get("terminated") or {}
+
+
+class ProgressLog:
+    """Every distinct `status.progress` (epoch, step) seen, in turn: a `wait_for_status(every=...)`."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[int, int]] = []
+
+    def __call__(self, status: dict[str, Any]) -> None:
+        progress = status.get("progress") or {}
+        if "step" in progress and (not self.seen or self.seen[-1] != (progress["epoch"], progress["step"])):
+            self.seen.append((progress["epoch"], progress["step"]))
+
+    def times_it_went_back(self) -> int:
+        """How often the progress went below the one seen before it."""
+        return sum(1 for before, after in itertools.pairwise(self.seen) if after < before)

@@ -12,8 +12,11 @@ import pytest
 from tests.cluster import ControlPlane, TestNode
 from tests.e2e.convergence import (
     CHILDREN,
+    QUICK,
+    all_finished,
+    assert_all_succeeded_once,
     assert_children_exist_once,
-    children_by_owner,
+    children_count,
     event_counts,
     trainjob_events,
     trainjobs,
@@ -30,7 +33,6 @@ from tests.e2e.support import (
 
 pytestmark = pytest.mark.e2e
 
-QUICK = ["python", "-c", "print('trained')"]
 JOBS = 20
 PEERING = "trainjob-faults"
 
@@ -49,43 +51,12 @@ def operators() -> Any:
         stop_operator(process)
 
 
-def children_count(cp: ControlPlane, namespace: str) -> int:
-    """How many children the operator created so far, all TrainJobs together."""
-    return sum(len(kinds) for kinds in children_by_owner(cp, namespace).values())
-
-
 def kill_when(
     process: subprocess.Popen[bytes], ready: Callable[[], bool], what: str, timeout: float = 120
 ) -> None:
     """SIGKILL the operator as soon as `ready()` holds (polled every 50 ms)."""
     wait_until(ready, what, timeout=timeout, every=0.05)
     crash_operator(process)
-
-
-def all_finished(cp: ControlPlane, namespace: str, count: int) -> list[dict[str, Any]] | None:
-    """The TrainJobs once `count` of them exist and every one has finished, else None."""
-    jobs = trainjobs(cp, namespace)
-    finished = [job for job in jobs if (job.get("status") or {}).get("phase") in ("Succeeded", "Failed")]
-    return jobs if len(jobs) == count and len(finished) == count else None
-
-
-def assert_all_succeeded_once(cp: ControlPlane, namespace: str, count: int) -> None:
-    """Every TrainJob succeeded on its first attempt, with its children and Events exactly once."""
-    jobs = trainjobs(cp, namespace)
-    assert len(jobs) == count
-    for job in jobs:
-        status = job["status"]
-        assert (status["phase"], status["restarts"]) == ("Succeeded", 0), (job["metadata"]["name"], status)
-    assert_children_exist_once(cp, namespace)
-    for job in jobs:
-        pods = worker_pods(cp, namespace, job["metadata"]["name"])
-        assert [pod["metadata"]["labels"]["trainjob.dev/attempt"] for pod in pods] == ["0"]
-    events = trainjob_events(cp, namespace)
-    repeated = {key: count for key, count in event_counts(events).items() if count > 1}
-    assert not repeated, "a transition of a single attempt was announced twice"
-    assert [event for event in events if event["type"] == "Warning"] == []
-    completed = {event["involvedObject"]["name"] for event in events if event["reason"] == "Completed"}
-    assert completed == {job["metadata"]["name"] for job in jobs}
 
 
 def test_operator_killed_twice_while_creating_twenty_trainjobs_converges(

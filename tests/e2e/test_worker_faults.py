@@ -3,7 +3,6 @@ documented outcome (a group restart, or Failed with the reason), and the status 
 
 from __future__ import annotations
 
-import itertools
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,7 @@ import pytest
 from tests.cluster import ControlPlane, TestNode
 from tests.e2e.convergence import assert_children_exist_once, event_counts, trainjob_events
 from tests.e2e.support import (
+    ProgressLog,
     condition_statuses,
     kubectl_apply,
     wait_for_status,
@@ -47,11 +47,6 @@ def warning_messages(cp: ControlPlane, namespace: str, reason: str) -> list[str]
     return [event["message"] for event in events if (event["type"], event["reason"]) == ("Warning", reason)]
 
 
-def times_progress_went_back(progress: list[tuple[int, int]]) -> int:
-    """How often the reported (epoch, step) went below the one reported before it."""
-    return sum(1 for before, after in itertools.pairwise(progress) if after < before)
-
-
 def test_a_hung_worker_restarts_the_group_with_progress_deadline_exceeded(
     control_plane: ControlPlane,
     test_node: TestNode,
@@ -75,14 +70,9 @@ def test_a_hung_worker_restarts_the_group_with_progress_deadline_exceeded(
         podTemplate={"terminationGracePeriodSeconds": 1},
     )
     kubectl_apply(cp, manifest, tmp_path)
-    progress: list[tuple[int, int]] = []
+    progress = ProgressLog()
 
-    def record(status: dict[str, Any]) -> None:
-        reported = status.get("progress") or {}
-        if "step" in reported and (not progress or progress[-1] != (reported["epoch"], reported["step"])):
-            progress.append((reported["epoch"], reported["step"]))
-
-    status = wait_for_status(cp, namespace, "hang", operator=operator, every=record, timeout=300)
+    status = wait_for_status(cp, namespace, "hang", operator=operator, every=progress, timeout=300)
 
     assert status["phase"] == "Succeeded", status
     assert status["restarts"] == 1
@@ -93,11 +83,12 @@ def test_a_hung_worker_restarts_the_group_with_progress_deadline_exceeded(
     # The first attempt trained up to the hang; the second one, though the first one's last report
     # was older than the deadline when it started, got the whole deadline and trained to the end.
     # Within each attempt the progress only went up.
-    assert times_progress_went_back(progress) == 1, progress
-    back = next(index for index in range(1, len(progress)) if progress[index] < progress[index - 1])
+    seen = progress.seen
+    assert progress.times_it_went_back() == 1, seen
+    back = next(index for index in range(1, len(seen)) if seen[index] < seen[index - 1])
     steps_per_epoch = 8
-    assert progress[back - 1] >= (1, steps_per_epoch), "the first attempt hung after its first epoch"
-    assert progress[-1][0] == MAX_EPOCHS, progress
+    assert seen[back - 1] >= (1, steps_per_epoch), "the first attempt hung after its first epoch"
+    assert seen[-1][0] == MAX_EPOCHS, seen
     attempts = [
         pod["metadata"]["labels"]["trainjob.dev/attempt"] for pod in worker_pods(cp, namespace, "hang")
     ]

@@ -99,6 +99,8 @@ def observe(
         if pod.get("status", {}).get("phase") == "Running"
         and not pod.get("metadata", {}).get("deletionTimestamp")
     )
+    # A worker that exited 0 counts as done at once, before the Job controller counts it.
+    done = sum(1 for pod in current if pod.get("status", {}).get("phase") == "Succeeded")
     common: dict[str, Any] = {
         "workers": _counts(status, nodes),
         "start_time": status.get("startTime"),
@@ -120,7 +122,7 @@ def observe(
         return Observation(JobState.SUCCEEDED, **common)
     if job.get("spec", {}).get("suspend"):
         return Observation(JobState.SUSPENDED, **common)
-    if running + common["workers"]["succeeded"] >= nodes:
+    if running + max(done, common["workers"]["succeeded"]) >= nodes:
         return Observation(JobState.RUNNING, **common)
     return Observation(JobState.STARTING, failure=waiting_problem(current), **common)
 
