@@ -197,6 +197,10 @@ class ControlPlane:
             ips=(self.host, "127.0.0.1", str(next(self.network.service_range.hosts()))),
         )
         self._admin_cert = self.ca.issue("admin", "trainjob-admin", ("system:masters",))
+        # what the apiserver presents to kubelets (logs), named and grouped as kubeadm does
+        self._kubelet_client = self.ca.issue(
+            "apiserver-kubelet-client", "kube-apiserver-kubelet-client", ("system:masters",)
+        )
         self._sa_key, self._sa_pub = signing_key_pair(pki)
 
     def _run(self, name: str, argv: list[str]) -> None:
@@ -239,6 +243,10 @@ class ControlPlane:
                 f"--service-account-key-file={self._sa_pub}",
                 f"--service-account-signing-key-file={self._sa_key}",
                 f"--service-cluster-ip-range={self.network.service_range}",
+                f"--kubelet-client-certificate={self._kubelet_client[0]}",
+                f"--kubelet-client-key={self._kubelet_client[1]}",
+                f"--kubelet-certificate-authority={self.ca.cert}",
+                "--kubelet-preferred-address-types=InternalIP,Hostname",
                 "--authorization-mode=Node,RBAC",
                 "--enable-admission-plugins=NodeRestriction",
                 "--allow-privileged=true",

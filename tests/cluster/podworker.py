@@ -451,6 +451,17 @@ class PodWorker:
                 raise
 
     # -- helpers for the node ----------------------------------------------------------------
+    def has_container(self, name: str) -> bool:
+        """Whether the pod has an (init) container of this name."""
+        return any(c.name == name for c in self.init_containers + self.containers)
+
+    def is_running(self, container: str, run: int) -> bool:
+        """Whether run `run` (0 = first start, n = after n restarts) of the container is running now."""
+        return any(
+            c.name == container and c.running and c.restarts == run
+            for c in self.init_containers + self.containers
+        )
+
     def signal_container(self, container: str | None, sig: signal.Signals) -> None:
         """Send sig to a running container's PID 1 (the first container by default)."""
         c = next(c for c in self.containers if container in (None, c.name))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import textwrap
 import time
 import uuid
@@ -368,6 +369,66 @@ def test_a_killed_container_fails_the_pod_with_the_signal_exit_code(
     test_node.kill(namespace, "victim")
     status = wait_phase(control_plane, namespace, "victim", {"Failed"})["status"]
     assert status["containerStatuses"][0]["state"]["terminated"]["exitCode"] == 137
+
+
+def test_kubectl_logs_follows_reads_previous_and_tails_a_test_node_pod(
+    control_plane: ControlPlane, test_node: TestNode, namespace: str
+) -> None:
+    script = """
+        import pathlib, sys, time
+        marker = pathlib.Path("/data/ran")
+        if not marker.exists():
+            marker.touch()
+            print("first run", flush=True)
+            sys.exit(1)
+        for i in range(10):
+            print(f"line {i}", flush=True)
+            time.sleep(0.5)
+    """
+    pod = pod_manifest(
+        "talker",
+        script,
+        restartPolicy="OnFailure",
+        volumes=[{"name": "data", "emptyDir": {}}],
+        container={"volumeMounts": [{"name": "data", "mountPath": "/data"}]},
+    )
+    control_plane.admin.create(f"/api/v1/namespaces/{namespace}/pods", pod)
+
+    def second_run_started() -> bool:
+        statuses = get_pod(control_plane, namespace, "talker")["status"].get("containerStatuses", [])
+        return bool(statuses) and statuses[0]["restartCount"] == 1 and "running" in statuses[0]["state"]
+
+    eventually(second_run_started)
+
+    kubectl = control_plane.kubectl
+    follow = subprocess.Popen(
+        [str(kubectl.binary), "logs", "-f", "talker", "-n", namespace],
+        env=kubectl.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert follow.stdout is not None
+        first = follow.stdout.readline()
+        assert first.startswith("line "), (first, follow.stderr.read() if follow.poll() is not None else "")
+        assert get_pod(control_plane, namespace, "talker")["status"]["phase"] == "Running"  # still going
+        rest, errors = follow.communicate(timeout=60)
+    finally:
+        follow.kill()
+    assert follow.returncode == 0, errors
+    assert (first + rest).splitlines()[-1] == "line 9"  # the stream ended when the container did
+    assert wait_phase(control_plane, namespace, "talker", {"Succeeded"})
+
+    assert kubectl("logs", "talker", "-n", namespace).stdout.splitlines() == [f"line {i}" for i in range(10)]
+    assert kubectl("logs", "talker", "-n", namespace, "--tail=2").stdout == "line 8\nline 9\n"
+    assert kubectl("logs", "talker", "-n", namespace, "--previous").stdout == "first run\n"
+    assert kubectl("logs", "talker", "-n", namespace, "--limit-bytes=4").stdout == "line"
+
+    missing = kubectl("logs", "talker", "-n", namespace, "-c", "other", check=False)
+    assert missing.returncode != 0 and "other" in missing.stderr
+    unsupported = kubectl("logs", "talker", "-n", namespace, "--timestamps", check=False)
+    assert unsupported.returncode != 0 and "timestamps" in unsupported.stderr
 
 
 def test_owner_references_garbage_collect_children(control_plane: ControlPlane, namespace: str) -> None:
