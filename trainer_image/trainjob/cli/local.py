@@ -1,23 +1,16 @@
-"""The `trainjob` command line."""
+"""`trainjob run` and `trainjob launch`: a TrainJob on this machine, and the node launcher."""
 
 from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
 from pathlib import Path
 
-import yaml
-
-EXIT_INVALID = 2
-EXIT_INTERRUPTED = 130
+from trainjob.cli.base import EXIT_INTERRUPTED, EXIT_INVALID, Commands
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the `trainjob` console script."""
-    parser = argparse.ArgumentParser(prog="trainjob", description="Kubernetes-native PyTorch training jobs.")
-    commands = parser.add_subparsers(dest="command", required=True)
-
+def register(commands: Commands) -> None:
+    """Add `run` and `launch`."""
     run = commands.add_parser("run", help="run a TrainJob manifest on this machine as local worker processes")
     run.add_argument("manifest", type=Path, help="a TrainJob YAML file, as `kubectl apply -f` takes it")
     run.add_argument("--run-dir", type=Path, help="where run files go (default: .trainjob/runs/NAME)")
@@ -25,21 +18,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--resume", action="store_true", help="keep the run directory and resume its checkpoints"
     )
     run.add_argument("--grace", type=float, default=30.0, help="seconds a worker gets to stop gracefully")
+    run.set_defaults(handler=run_manifest)
 
     launch = commands.add_parser(
         "launch", help="start NPROC_PER_NODE processes of COMMAND (the node launcher)"
     )
     launch.add_argument("argv", nargs=argparse.REMAINDER, help="-- COMMAND [ARGS...]")
-
-    args = parser.parse_args(argv)
-    if args.command == "run":
-        return _run(args)
-    from trainjob.launch import main as launch_main
-
-    return launch_main(args.argv)
+    launch.set_defaults(handler=launch_node)
 
 
-def _run(args: argparse.Namespace) -> int:
+def run_manifest(args: argparse.Namespace) -> int:
+    """`trainjob run FILE`: the workers as local processes, live progress, then the final status."""
+    import yaml
+
     from trainjob.runner.display import RunDisplay
     from trainjob.runner.local import STATUS_FILE_NAME, LocalRun, RunOptions
     from trainjob.runner.manifest import ManifestError, load_manifest
@@ -70,5 +61,8 @@ def _run(args: argparse.Namespace) -> int:
     return 0 if status.phase == "Succeeded" else 1
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+def launch_node(args: argparse.Namespace) -> int:
+    """`trainjob launch -- COMMAND`: the node launcher."""
+    from trainjob.launch import main as launch_main
+
+    return launch_main(args.argv)
