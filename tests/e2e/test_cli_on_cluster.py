@@ -365,3 +365,61 @@ def test_watch_and_logs_follow_a_real_trainjob_to_its_end(
     rank0 = [line for line in everything if line.startswith("[rank 0] ")]
     assert everything == rank0 + rank1  # by rank, each worker's log whole
     assert rank0 == [line for line in lines if line.startswith("[rank 0] ")]
+
+
+def worker_pod(job: str, index: int) -> dict[str, Any]:
+    """Worker `index` of attempt 0, labelled as the operator labels it; its env needs ConfigMap `settings`."""
+    script = (
+        "import os, time\nfor i in range(3): print(os.environ['GREETING'], i, flush=True); time.sleep(0.3)"
+    )
+    greeting = {"configMapKeyRef": {"name": "settings", "key": "greeting"}}
+    return {
+        "metadata": {
+            "name": f"{job}-{index}-abcde",
+            "labels": {"trainjob.dev/name": job, "trainjob.dev/attempt": "0"},
+            "annotations": {"batch.kubernetes.io/job-completion-index": str(index)},
+        },
+        "spec": {
+            "restartPolicy": "Never",
+            "containers": [
+                {
+                    "name": "worker",
+                    "image": "trainer:1",
+                    "command": ["python", "-c", script],
+                    "env": [{"name": "GREETING", "valueFrom": greeting}],
+                }
+            ],
+        },
+    }
+
+
+def test_logs_follow_waits_for_containers_that_have_not_started_yet(
+    control_plane: ControlPlane, test_node: TestNode, namespace: str, crd: None
+) -> None:
+    create_trainjob(control_plane, namespace, "echo", RUNNING | {"restarts": 0}, numNodes=2)
+    for index in (1, 0):
+        control_plane.admin.create(f"/api/v1/namespaces/{namespace}/pods", worker_pod("echo", index))
+
+    def waiting() -> bool:
+        pods = control_plane.admin.get(f"/api/v1/namespaces/{namespace}/pods")["items"]
+        states = [s["state"] for p in pods for s in (p.get("status") or {}).get("containerStatuses", [])]
+        return len(states) == 2 and all("waiting" in state for state in states)
+
+    deadline = time.monotonic() + 60
+    while not waiting():
+        assert time.monotonic() < deadline, "the pods did not get to CreateContainerConfigError"
+        time.sleep(0.2)
+    now = trainjob_cli(control_plane, "logs", "echo", "-n", namespace)
+    assert now.returncode == 1
+    assert 'container "worker" in pod "echo-0-abcde" is waiting to start' in now.stderr, now.stderr
+    following = Background(control_plane, "logs", "echo", "-f", "-n", namespace)
+    time.sleep(2)  # let it meet the waiting containers before they can start
+    assert following.process.poll() is None and following.out == []
+
+    control_plane.admin.create(
+        f"/api/v1/namespaces/{namespace}/configmaps",
+        {"metadata": {"name": "settings"}, "data": {"greeting": "hi"}},
+    )
+    code, lines, err = following.finish(120)
+    assert code == 0, (lines, err)
+    assert sorted(lines) == [f"[rank {rank}] hi {i}" for rank in (0, 1) for i in range(3)]
