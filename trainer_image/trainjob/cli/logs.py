@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from http import HTTPStatus
 
 from trainjob.cli.base import EXIT_FAILED, EXIT_INVALID, Commands, add_cluster_options, connect
 from trainjob.cluster.connection import ClusterError
@@ -17,7 +18,6 @@ from trainjob.cluster.workers import TERMINAL_POD_PHASES, Worker, WorkerPods, la
 
 #: How often to look again while the workers are being created or their containers start.
 RETRY_S = 1.0
-HTTP_BAD_REQUEST = 400
 
 
 def register(commands: Commands) -> None:
@@ -104,6 +104,7 @@ def _wait_for_workers(
     trainjobs: TrainJobs, pods: WorkerPods, name: str, nnodes: int
 ) -> tuple[TrainJob, list[Worker]]:
     """Wait until every worker of the current attempt exists (or the job has ended)."""
+    said = False
     while True:
         trainjob = trainjobs.get(name)
         workers = pods.of(name)
@@ -112,6 +113,9 @@ def _wait_for_workers(
             return trainjob, current
         if is_finished(trainjob):
             return trainjob, latest_workers(workers, _attempt(trainjob))
+        if not said:
+            print(f"waiting for the workers of {name} (phase {phase_of(trainjob)})...", file=sys.stderr)
+            said = True
         time.sleep(RETRY_S)
 
 
@@ -161,7 +165,7 @@ def _pump(pods: WorkerPods, source: Source, previous: bool, out: queue.Queue[obj
                     out.put(line)
                 return
             except ClusterError as error:
-                if error.status != HTTP_BAD_REQUEST or pods.phase(pod) in (None, *TERMINAL_POD_PHASES):
+                if error.status != HTTPStatus.BAD_REQUEST or pods.phase(pod) in (None, *TERMINAL_POD_PHASES):
                     out.put(ClusterError(f"{source.prefix} {error}", error.status))
                     return
             time.sleep(RETRY_S)  # the container is still being created

@@ -7,6 +7,7 @@ import json
 import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from http import HTTPStatus
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -15,7 +16,6 @@ if TYPE_CHECKING:
 
 DEFAULT_KUBECONFIG = "~/.kube/config"
 DEFAULT_NAMESPACE = "default"
-HTTP_NOT_FOUND = 404
 
 
 class ClusterError(RuntimeError):
@@ -81,7 +81,7 @@ def api_errors(what: str) -> Iterator[None]:
     try:
         yield
     except ApiException as error:
-        if error.status == HTTP_NOT_FOUND:
+        if error.status == HTTPStatus.NOT_FOUND:
             raise ClusterError(f"{what} not found", error.status) from error
         raise ClusterError(f"{what}: {api_message(error)}", error.status) from error
     except HTTPError as error:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from http import HTTPStatus
 from typing import Any
 
 from trainjob.cluster.connection import Cluster, ClusterError, api_errors
@@ -10,7 +11,6 @@ from trainjob.contract import STOP_ANNOTATION
 from trainjob_operator.api.enums import Phase
 from trainjob_operator.api.names import GROUP, PLURAL, VERSION
 
-HTTP_GONE = 410
 #: Phases after which nothing changes a TrainJob any more.
 FINISHED_PHASES = frozenset(phase.value for phase in Phase if phase.finished)
 
@@ -91,7 +91,7 @@ class TrainJobs:
                             trainjob = event["raw_object"]
                             yield trainjob
                 except ApiException as error:
-                    if error.status != HTTP_GONE:
+                    if error.status != HTTPStatus.GONE:
                         raise
                 trainjob = self.get(name)
                 yield trainjob

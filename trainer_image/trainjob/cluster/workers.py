@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from http import HTTPStatus
 from typing import Any
 
-from trainjob.cluster.connection import HTTP_NOT_FOUND, Cluster, ClusterError, api_errors
+from trainjob.cluster.connection import Cluster, ClusterError, api_errors
 from trainjob_operator.api.names import COMPLETION_INDEX, LABEL_ATTEMPT, LABEL_NAME, WORKER_CONTAINER
 
 TERMINAL_POD_PHASES = ("Succeeded", "Failed")
@@ -78,7 +79,7 @@ class WorkerPods:
                 response = self._core.read_namespaced_pod_status(pod, self.namespace, _preload_content=False)
                 return (response.json().get("status") or {}).get("phase")
         except ClusterError as error:
-            if error.status == HTTP_NOT_FOUND:
+            if error.status == HTTPStatus.NOT_FOUND:
                 return None
             raise
 
