@@ -46,7 +46,8 @@ def stop_trainjob(args: argparse.Namespace) -> int:
             "Waiting for it to end..."
             if args.wait
             else f"Follow it with: {command_line(args, 'watch', args.name)}"
-        )
+        ),
+        flush=True,
     )
     if not args.wait:
         return 0
