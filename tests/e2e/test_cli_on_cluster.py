@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from tests.cluster import Cli, ControlPlane, TestNode
-from tests.e2e.support import TRAINJOBS, example_manifest, get_trainjob, kubectl_apply
+from tests.e2e.support import TRAINJOBS, example_manifest, get_trainjob, kubectl_apply, wait_for_status
 
 pytestmark = pytest.mark.e2e
 
@@ -354,7 +354,10 @@ def test_watch_and_logs_follow_a_real_trainjob_to_its_end(
     assert code == 0, (lines, err)
     followed = "\n".join(lines)
     assert "[rank 0] worker 0 of 2 starts" in lines and "[rank 1] worker 1 of 2 starts" in lines, followed
-    assert "[rank 0] done: 3 epochs" in " ".join(lines), followed
+    for rank in (0, 1):  # each rank's log to its end
+        assert any(line.startswith(f"[rank {rank}] ") and "done: 3 epochs" in line for line in lines), (
+            followed
+        )
     assert all(line.startswith(("[rank 0] ", "[rank 1] ")) for line in lines), followed
 
     kubectl = kubectl_with_plugin(control_plane)
@@ -423,3 +426,40 @@ def test_logs_follow_waits_for_containers_that_have_not_started_yet(
     code, lines, err = following.finish(120)
     assert code == 0, (lines, err)
     assert sorted(lines) == [f"[rank {rank}] hi {i}" for rank in (0, 1) for i in range(3)]
+
+
+def test_kubectl_trainjob_stop_wait_stops_a_real_trainjob_and_reports_how_it_ended(
+    control_plane: ControlPlane,
+    test_node: TestNode,
+    namespace: str,
+    operator: subprocess.Popen[bytes],
+    tmp_path: Path,
+) -> None:
+    manifest = example_manifest(
+        "digits-ddp",
+        namespace,
+        maxEpochs=300,
+        env=[{"name": "TRAINJOB_STATUS_INTERVAL_SECONDS", "value": "0.5"}],
+    )
+    manifest["spec"]["checkpoint"]["path"] = str(tmp_path / "checkpoints")
+    kubectl_apply(control_plane, manifest, tmp_path)
+    wait_for_status(
+        control_plane,
+        namespace,
+        "digits",
+        lambda status: status.get("phase") == "Running" and status.get("progress", {}).get("epoch", 0) >= 2,
+        operator=operator,
+    )
+
+    stopped = kubectl_with_plugin(control_plane)(
+        "trainjob", "stop", "digits", "--wait", "-n", namespace, timeout=300
+    )
+    lines = stopped.stdout.splitlines()
+    assert (
+        lines[0]
+        == f'trainjob "digits" in namespace "{namespace}": stop requested ({STOP_ANNOTATION}: "true").'
+    )
+    assert "Stop:           stopped on request" in lines
+    assert "Phase:          Succeeded" in lines
+    status = get_trainjob(control_plane, namespace, "digits")["status"]
+    assert status["stoppedOnRequest"] is True and 2 <= status["progress"]["epoch"] < 300
