@@ -16,8 +16,8 @@ from trainjob.cli.render import (
     progress_text,
     table,
 )
-from trainjob.cluster.trainjobs import phase_of, stop_requested
-from trainjob.contract import STOP_ANNOTATION
+from trainjob.cluster.trainjobs import phase_of
+from trainjob.contract import STOP_ANNOTATION, stop_requested
 
 LABEL_WIDTH = 16
 

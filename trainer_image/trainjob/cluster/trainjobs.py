@@ -27,12 +27,6 @@ def is_finished(trainjob: TrainJob) -> bool:
     return phase_of(trainjob) in FINISHED_PHASES
 
 
-def stop_requested(trainjob: TrainJob) -> bool:
-    """Whether the TrainJob carries the stop annotation."""
-    annotations = trainjob.get("metadata", {}).get("annotations") or {}
-    return annotations.get(STOP_ANNOTATION) == "true"
-
-
 class TrainJobs:
     """The TrainJobs of the cluster's namespace."""
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from trainjob.contract import STOP_ANNOTATION
-from trainjob.status.stop_watch import stop_requested
+from trainjob.contract import STOP_ANNOTATION, stop_requested
 
 
 @pytest.mark.parametrize(
