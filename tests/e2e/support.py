@@ -1,4 +1,4 @@
-"""Shared e2e helpers: the CRD, example manifests, kubectl apply, and TrainJob status polling."""
+"""Shared e2e helpers: the CRD, example manifests, kubectl apply, TrainJob status and worker pods."""
 
 from __future__ import annotations
 
@@ -6,15 +6,18 @@ import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 
 from tests.cluster import ControlPlane
+from trainjob_operator.api.names import COMPLETION_INDEX, LABEL_ATTEMPT, LABEL_NAME
 
 REPO = Path(__file__).parents[2]
 TRAINJOBS = "/apis/trainjob.dev/v1alpha1/namespaces/{namespace}/trainjobs"
+PODS = "/api/v1/namespaces/{namespace}/pods"
 FINAL_PHASES = ("Succeeded", "Failed")
+T = TypeVar("T")
 
 
 def install_crd(cp: ControlPlane) -> None:
@@ -36,6 +39,17 @@ def example_manifest(name: str, namespace: str, **spec: Any) -> dict[str, Any]:
     manifest = yaml.safe_load((REPO / "examples" / f"{name}.yaml").read_text())
     manifest["metadata"]["namespace"] = namespace
     manifest["spec"].update(spec)
+    return manifest
+
+
+def cluster_example(name: str, namespace: str, tmp_path: Path, **spec: Any) -> dict[str, Any]:
+    """An example TrainJob for a test on the cluster: status reported every 0.5 s, checkpoints in tmp_path.
+
+    The test node runs pods here, so an absolute checkpoint path keeps them out of the repository.
+    """
+    interval = {"name": "TRAINJOB_STATUS_INTERVAL_SECONDS", "value": "0.5"}
+    manifest = example_manifest(name, namespace, env=[interval], **spec)
+    manifest["spec"]["checkpoint"]["path"] = str(tmp_path / "checkpoints")
     return manifest
 
 
@@ -78,3 +92,29 @@ def wait_for_status(
 def condition_statuses(status: dict[str, Any]) -> dict[str, str]:
     """The conditions' `status` by `type`."""
     return {condition["type"]: condition["status"] for condition in status.get("conditions") or []}
+
+
+def wait_until(check: Callable[[], T], what: str, *, timeout: float = 120, every: float = 0.5) -> T:
+    """Poll `check()` until it returns something truthy, and return that; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = check()
+        if result:
+            return result
+        time.sleep(every)
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+def worker_pods(
+    cp: ControlPlane, namespace: str, name: str, attempt: int | None = None
+) -> list[dict[str, Any]]:
+    """The TrainJob's worker pods (of one attempt, if given), by completion index."""
+    selector = f"{LABEL_NAME}={name}" + (f",{LABEL_ATTEMPT}={attempt}" if attempt is not None else "")
+    pods = cp.admin.get(PODS.format(namespace=namespace), labelSelector=selector)["items"]
+    return sorted(pods, key=lambda pod: int(pod["metadata"]["labels"][COMPLETION_INDEX]))
+
+
+def terminated(pod: dict[str, Any]) -> dict[str, Any]:
+    """The worker container's `terminated` state (empty while it has not exited)."""
+    statuses = pod.get("status", {}).get("containerStatuses") or [{}]
+    return (statuses[0].get("state") or {}).get("terminated") or {}

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from tests.cluster import ControlPlane, TestNode
-from tests.e2e.support import condition_statuses, example_manifest, kubectl_apply, wait_for_status
+from tests.e2e.support import cluster_example, condition_statuses, kubectl_apply, wait_for_status
 
 pytestmark = pytest.mark.e2e
 
@@ -21,14 +21,7 @@ def test_digits_trains_on_the_cluster_and_reports_progress(
     operator: subprocess.Popen[bytes],
     tmp_path: Path,
 ) -> None:
-    manifest = example_manifest(
-        "digits-ddp",
-        namespace,
-        maxEpochs=8,
-        env=[{"name": "TRAINJOB_STATUS_INTERVAL_SECONDS", "value": "0.5"}],
-    )
-    manifest["spec"]["checkpoint"]["path"] = str(tmp_path / "checkpoints")
-    kubectl_apply(control_plane, manifest, tmp_path)
+    kubectl_apply(control_plane, cluster_example("digits-ddp", namespace, tmp_path, maxEpochs=8), tmp_path)
 
     seen_steps: set[int] = set()
 

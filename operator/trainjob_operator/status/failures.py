@@ -2,8 +2,12 @@
 
 A failed group usually shows several failed pods: the first one to fail is the cause, the others
 were stopped by the Job controller (exit 143) or lost their peers. So the earliest failure of a
-pod that was not being deleted wins. Workers that cannot start (image pull errors, a bad config,
-no node fits) fail nothing by themselves; they are reported as problems while the job waits.
+pod that was not being deleted wins. Exit times have a resolution of one second, and a peer that
+lost its rank often exits (code 1) within the same second: between failures of the same second,
+a worker killed by a signal (exit code above 128: OOM kill, SIGKILL, segfault) wins.
+
+Workers that cannot start (image pull errors, a bad config, no node fits) fail nothing by
+themselves; they are reported as problems while the job waits.
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ STUCK_WAITING_REASONS = frozenset(
         "RunContainerError",
     }
 )
+#: A container killed by signal n exits with this plus n (as a shell reports it).
+SIGNAL_EXIT_BASE = 128
 #: Pod conditions whose reason explains why a pod was stopped from outside (preemption, eviction).
 DISRUPTION_CONDITION = "DisruptionTarget"
 
@@ -119,7 +125,8 @@ def first_failure(pods: Iterable[Body]) -> WorkerFailure | None:
         if found is not None:
             finished_at, failure = found
             deleting = bool(pod.get("metadata", {}).get("deletionTimestamp"))
-            candidates.append(((deleting, finished_at or "~", failure.worker or 0), failure))
+            signalled = failure.exit_code is not None and failure.exit_code > SIGNAL_EXIT_BASE
+            candidates.append(((deleting, finished_at or "~", not signalled, failure.worker or 0), failure))
     return min(candidates, key=lambda candidate: candidate[0])[1] if candidates else None
 
 

@@ -126,9 +126,15 @@ def observe(
 
 
 def _counts(status: Body, nodes: int) -> dict[str, int]:
+    """Worker counts from the Job's status, including the pods it has not yet added to its counters.
+
+    The Job controller first lists a finished pod's uid in `uncountedTerminatedPods`, and may set
+    FailureTarget in that same update: the counters alone would show a failed group with no failure.
+    """
+    uncounted = status.get("uncountedTerminatedPods") or {}
     return {
         "active": int(status.get("active") or 0),
-        "succeeded": int(status.get("succeeded") or 0),
-        "failed": int(status.get("failed") or 0),
+        "succeeded": int(status.get("succeeded") or 0) + len(uncounted.get("succeeded") or ()),
+        "failed": int(status.get("failed") or 0) + len(uncounted.get("failed") or ()),
         "total": nodes,
     }

@@ -32,6 +32,16 @@ def test_the_earliest_failure_of_a_pod_not_being_deleted_wins():
     assert first_failure(pods[3:]) is None
 
 
+def test_within_the_same_second_a_killed_worker_wins_over_the_peer_that_lost_it():
+    pods = [
+        pod("a", 0, "Failed", containerStatuses=terminated(1)),
+        pod("b", 1, "Failed", containerStatuses=terminated(137)),
+    ]
+    assert (first_failure(pods).worker, first_failure(pods).exit_code) == (1, 137)
+    pods[0]["status"]["containerStatuses"] = terminated(1, at="2024-05-01T11:59:59Z")
+    assert first_failure(pods).worker == 0
+
+
 def test_the_worker_container_is_the_one_that_counts():
     statuses = terminated(1, name="sidecar") + terminated(3, name="worker")
     assert first_failure([pod("a", 0, "Failed", containerStatuses=statuses)]).exit_code == 3

@@ -136,6 +136,20 @@ def test_a_failed_worker_fails_the_job_without_restarts(world_factory):
     assert world.status["completionTime"]
 
 
+def test_failed_workers_the_job_has_not_counted_yet_are_counted(world_factory):
+    # The Job controller may set FailureTarget while the failed pods are still "uncounted".
+    world = world_factory(numNodes=2)
+    world.reconcile()
+    world.start_pods()
+    world.reconcile()
+    world.fail_worker(1, exit_code=137)
+    uncounted = {"failed": ["uid-1", "uid-0"], "succeeded": []}
+    world.job["status"] = {**world.job["status"], "failed": 0, "uncountedTerminatedPods": uncounted}
+    world.reconcile()
+    assert world.phase == "Failed"
+    assert world.status["workers"] == {"active": 0, "succeeded": 0, "failed": 2, "total": 2}
+
+
 def test_group_restart_counts_waits_for_deletion_and_reuses_the_name(world_factory):
     world = world_factory(numNodes=2, runPolicy={"backoffLimit": 2})
     world.reconcile()
