@@ -14,21 +14,12 @@ from typing import Any
 
 import pytest
 import yaml
-from lupa.lua51 import LuaRuntime
 
-REPO = Path(__file__).resolve().parents[2]
-ARGOCD = REPO / "charts" / "trainjob-operator" / "argocd"
-FIXTURES = REPO / "tests" / "data" / "trainjob-status"
+from tests.chart import ARGOCD_HEALTH
+from tests.chart import argocd_health as health
+
+FIXTURES = Path(__file__).resolve().parents[1] / "data" / "trainjob-status"
 HEALTH_KEY = "resource.customizations.health.trainjob.dev_TrainJob"
-
-
-def health(trainjob: dict[str, Any]) -> tuple[str, str]:
-    """Run health.lua on a TrainJob the way Argo CD does (the object in the global `obj`)."""
-    lua = LuaRuntime(unpack_returned_tuples=True)
-    assert lua.eval("_VERSION") == "Lua 5.1"
-    lua.globals().obj = lua.table_from(trainjob, recursive=True)
-    result = lua.execute((ARGOCD / "health.lua").read_text())
-    return result["status"], result["message"]
 
 
 def fixture(name: str) -> dict[str, Any]:
@@ -58,9 +49,7 @@ def test_health_of_captured_trainjobs(name: str, expected: str) -> None:
 
 
 def test_messages_carry_the_story() -> None:
-    assert health(fixture("digits-run-running"))[1] == (
-        "Running: all 2 workers are running (epoch 2/4, 30%)"
-    )
+    assert health(fixture("digits-run-running"))[1] == ("Running: all 2 workers are running (epoch 2/4, 30%)")
     _, failed = health(fixture("crashes-failed"))
     assert failed.startswith("Failed: worker 0 (pod crashes-0-") and "exited with code 3" in failed
     assert health(fixture("digits-run-succeeded"))[1].endswith("(epoch 4/4, 100%)")
@@ -80,6 +69,5 @@ def test_the_phase_alone_decides_without_conditions() -> None:
 
 
 def test_the_argocd_cm_patch_carries_exactly_health_lua() -> None:
-    patch = yaml.safe_load((ARGOCD / "argocd-cm-patch.yaml").read_text())
-    assert list(patch) == ["data"]
-    assert patch["data"] == {HEALTH_KEY: (ARGOCD / "health.lua").read_text()}
+    patch = yaml.safe_load((ARGOCD_HEALTH.parent / "argocd-cm-patch.yaml").read_text())
+    assert patch == {"data": {HEALTH_KEY: ARGOCD_HEALTH.read_text()}}
