@@ -120,7 +120,14 @@ def test_the_operator_from_the_chart_trains_a_trainjob_to_succeeded(
     # The rank-0 reporter wrote its fields (the status policy let it) up to the last epoch.
     assert status["progress"]["epoch"] == status["progress"]["totalEpochs"] == 3
     assert status["metrics"]["values"]["val_accuracy"] > 0.8
+    # The pipeline commands the README documents.
     cp.kubectl("wait", "tj/digits", "-n", namespace, "--for=condition=Ready", "--timeout=30s")
+    finished = '--for=jsonpath={.status.conditions[?(@.type=="Reconciling")].status}=False'
+    cp.kubectl("wait", "tj/digits", "-n", namespace, finished, "--timeout=30s")
+    assert (
+        cp.kubectl("get", "tj/digits", "-n", namespace, "-o", "jsonpath={.status.phase}").stdout
+        == "Succeeded"
+    )
 
     assert ("Running", "Progressing") in health
     assert health[-1] == ("Succeeded", "Healthy")
