@@ -162,14 +162,7 @@ def test_the_status_policy_keeps_the_reporter_to_its_own_fields(
     manifest = example_manifest("digits-ddp", namespace, runPolicy={"suspend": True})
     kubectl_apply(cp, manifest, tmp_path)
     wait_for_status(cp, namespace, "digits", lambda status: status.get("phase") == "Suspended", timeout=120)
-    token = cp.admin.create(
-        f"/api/v1/namespaces/{namespace}/serviceaccounts/digits-reporter/token",
-        {
-            "apiVersion": "authentication.k8s.io/v1",
-            "kind": "TokenRequest",
-            "spec": {"expirationSeconds": 600},
-        },
-    )["status"]["token"]
+    token = cp.service_account_token(namespace, "digits-reporter")
     reporter = cp.token_client(token)
     status_path = f"/apis/trainjob.dev/v1alpha1/namespaces/{namespace}/trainjobs/digits/status"
 
