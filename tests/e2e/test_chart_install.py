@@ -12,6 +12,7 @@ one of them through evictions.
 from __future__ import annotations
 
 import time
+import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -132,6 +133,16 @@ def test_the_operator_from_the_chart_trains_a_trainjob_to_succeeded(
     assert ("Running", "Progressing") in health
     assert health[-1] == ("Succeeded", "Healthy")
     assert "Degraded" not in {state for _, state in health}
+
+    # What the probes and the metrics Service reach, on the pod's address.
+    ip = pod["status"]["podIP"]
+    ports = {port["name"]: port["containerPort"] for port in container["ports"]}
+    assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "health", "scheme": "HTTP"}
+    with urllib.request.urlopen(f"http://{ip}:{ports['health']}/healthz", timeout=10) as response:
+        assert response.status == 200
+    with urllib.request.urlopen(f"http://{ip}:{ports['metrics']}/metrics", timeout=10) as response:
+        metrics = response.read().decode()
+    assert 'trainjob_operator_transitions_total{phase="Succeeded",reason="Completed"} 1' in metrics
 
     log = operator_log(test_node, chart, pod).lower()
     assert "creation is processed" in log
