@@ -1,15 +1,19 @@
-"""The Helm chart and the Argo CD health check under test: rendering, RBAC as permission sets, Lua."""
+"""The Helm chart and the Argo CD health check under test: rendering, RBAC as permission sets,
+installing releases on the control plane, and running the Lua health check."""
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Mapping
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import yaml
 from lupa.lua51 import LuaRuntime
 
+from tests.cluster import ControlPlane
 from tests.cluster.tools import Cli
 
 REPO = Path(__file__).resolve().parents[1]
@@ -77,6 +81,58 @@ def only(objects: Iterable[dict[str, Any]], kind: str, namespace: str | None = N
 def kinds(objects: Iterable[dict[str, Any]]) -> list[str]:
     """The kinds of the objects, sorted."""
     return sorted(obj["kind"] for obj in objects)
+
+
+#: How a 403 reads in kopf's log.
+PERMISSION_ERRORS = ("forbidden", "not enough permissions")
+
+
+def eventually(check: Callable[[], Any], what: str | Callable[[], str], timeout: float = 120) -> Any:
+    """Poll `check` until it returns something truthy; fail with `what` (or what it says) on timeout."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if result := check():
+            return result
+        time.sleep(0.5)
+    raise AssertionError(f"timed out waiting for {what if isinstance(what, str) else what()}")
+
+
+def create_namespace(cp: ControlPlane, prefix: str, labels: dict[str, str] | None = None) -> str:
+    name = f"{prefix}-{uuid.uuid4().hex[:6]}"
+    cp.admin.create("/api/v1/namespaces", {"metadata": {"name": name, "labels": labels or {}}})
+    return name
+
+
+def restricted_namespace(cp: ControlPlane, prefix: str) -> str:
+    """A namespace that enforces the restricted Pod Security Standard."""
+    return create_namespace(cp, prefix, {"pod-security.kubernetes.io/enforce": "restricted"})
+
+
+def release_pods(cp: ControlPlane, namespace: str, release: str) -> list[dict[str, Any]]:
+    selector = f"app.kubernetes.io/instance={release}"
+    pods = cp.admin.get(f"/api/v1/namespaces/{namespace}/pods", labelSelector=selector)["items"]
+    return [pod for pod in pods if not pod["metadata"].get("deletionTimestamp")]
+
+
+def running_pods(cp: ControlPlane, namespace: str, release: str, count: int) -> list[dict[str, Any]]:
+    def running() -> list[dict[str, Any]]:
+        pods = release_pods(cp, namespace, release)
+        ok = len(pods) == count and all(pod["status"].get("phase") == "Running" for pod in pods)
+        return pods if ok else []
+
+    return eventually(running, f"{count} running operator pod(s) of {release}")
+
+
+def install(cp: ControlPlane, release: str, namespace: str, *values: str) -> None:
+    sets = [f"--set={value}" for value in values]
+    cp.helm("install", release, str(CHART), "-n", namespace, "--wait", "--timeout=240s", *sets, timeout=300)
+
+
+def uninstall(cp: ControlPlane, release: str, namespace: str) -> None:
+    """Uninstall and wait until no operator of the release runs any more."""
+    cp.helm("uninstall", release, "-n", namespace, "--wait", "--timeout=120s", timeout=180)
+    eventually(lambda: not release_pods(cp, namespace, release), f"the pods of {release} to go", timeout=120)
+    cp.admin.delete(f"/api/v1/namespaces/{namespace}")
 
 
 def argocd_health(trainjob: Mapping[str, Any]) -> tuple[str, str]:

@@ -4,78 +4,37 @@
 Standard; the test node runs the Deployment's pod with the chart's command
 (`python -m trainjob_operator`, on the test venv's Python), its ServiceAccount token and
 nothing else, so the chart's RBAC is all the operator has. A TrainJob in another namespace
-then trains to Succeeded while the chart's ValidatingAdmissionPolicy is active. The HA
-profile elects one of two replicas through kopf peering, and the PodDisruptionBudget keeps
-one of them through evictions.
+then trains to Succeeded while the chart's ValidatingAdmissionPolicy is active, and the
+policy refuses what a worker's reporter may not write (the HA profile: test_chart_ha.py).
 """
 
 from __future__ import annotations
 
-import time
 import urllib.request
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.chart import CHART, KOPF_OBSERVATION, WORKLOAD, argocd_health, permissions
+from tests.chart import (
+    KOPF_OBSERVATION,
+    PERMISSION_ERRORS,
+    WORKLOAD,
+    argocd_health,
+    eventually,
+    install,
+    permissions,
+    restricted_namespace,
+    running_pods,
+    uninstall,
+)
 from tests.cluster import ApiError, ControlPlane, TestNode
 from tests.e2e.support import condition_statuses, example_manifest, kubectl_apply, wait_for_status
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
 RELEASE = "tj"
-PERMISSION_ERRORS = ("forbidden", "not enough permissions")  # how a 403 reads in kopf's log
-
-
-def eventually(check: Callable[[], Any], what: str | Callable[[], str], timeout: float = 120) -> Any:
-    """Poll `check` until it returns something truthy; fail with `what` (or what it says) on timeout."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if result := check():
-            return result
-        time.sleep(0.5)
-    raise AssertionError(f"timed out waiting for {what if isinstance(what, str) else what()}")
-
-
-def create_namespace(cp: ControlPlane, prefix: str, labels: dict[str, str] | None = None) -> str:
-    name = f"{prefix}-{uuid.uuid4().hex[:6]}"
-    cp.admin.create("/api/v1/namespaces", {"metadata": {"name": name, "labels": labels or {}}})
-    return name
-
-
-def restricted_namespace(cp: ControlPlane, prefix: str) -> str:
-    """A namespace that enforces the restricted Pod Security Standard."""
-    return create_namespace(cp, prefix, {"pod-security.kubernetes.io/enforce": "restricted"})
-
-
-def release_pods(cp: ControlPlane, namespace: str, release: str) -> list[dict[str, Any]]:
-    selector = f"app.kubernetes.io/instance={release}"
-    pods = cp.admin.get(f"/api/v1/namespaces/{namespace}/pods", labelSelector=selector)["items"]
-    return [pod for pod in pods if not pod["metadata"].get("deletionTimestamp")]
-
-
-def running_pods(cp: ControlPlane, namespace: str, release: str, count: int) -> list[dict[str, Any]]:
-    def running() -> list[dict[str, Any]]:
-        pods = release_pods(cp, namespace, release)
-        ok = len(pods) == count and all(pod["status"].get("phase") == "Running" for pod in pods)
-        return pods if ok else []
-
-    return eventually(running, f"{count} running operator pod(s) of {release}")
-
-
-def install(cp: ControlPlane, release: str, namespace: str, *values: str) -> None:
-    sets = [f"--set={value}" for value in values]
-    cp.helm("install", release, str(CHART), "-n", namespace, "--wait", "--timeout=240s", *sets, timeout=300)
-
-
-def uninstall(cp: ControlPlane, release: str, namespace: str) -> None:
-    """Uninstall and wait until no operator of the release runs any more."""
-    cp.helm("uninstall", release, "-n", namespace, "--wait", "--timeout=120s", timeout=180)
-    eventually(lambda: not release_pods(cp, namespace, release), f"the pods of {release} to go", timeout=120)
-    cp.admin.delete(f"/api/v1/namespaces/{namespace}")
 
 
 @pytest.fixture(scope="module")
@@ -200,83 +159,3 @@ def test_the_status_policy_keeps_the_reporter_to_its_own_fields(
     status = cp.admin.get(status_path)["status"]
     assert status["phase"] == "Suspended" and status["restarts"] == 0
     assert condition_statuses(status)["Suspended"] == "True"
-
-
-def peering_status(cp: ControlPlane, namespace: str) -> dict[str, dict[str, Any]]:
-    peering = cp.admin.get(f"/apis/kopf.dev/v1/namespaces/{namespace}/kopfpeerings/trainjob-operator")
-    return peering.get("status") or {}
-
-
-def paused(log: str) -> bool:
-    """Whether this replica is paused: with mandatory peering kopf starts paused (silently) and
-    logs when it resumes (no higher-priority peer left) and when it pauses again."""
-    return log.rfind("Pausing operations") >= log.rfind("Resuming operations")
-
-
-def one_active_replica(cp: ControlPlane, node: TestNode, release_ns: str, watched: str) -> str | None:
-    """The active replica once the peering lists exactly the running pods and only the one with
-    the highest priority runs while the others are paused; else None."""
-    pods = [pod["metadata"]["name"] for pod in release_pods(cp, release_ns, "tj-ha")]
-    peers = peering_status(cp, watched)
-    if sorted(peers) != sorted(pods) or len(pods) != 2:
-        return None
-    active = max(peers, key=lambda name: peers[name]["priority"])
-    logs = {name: node.logs(release_ns, name) for name in pods}
-    if paused(logs[active]) or not all(paused(logs[name]) for name in pods if name != active):
-        return None
-    return active
-
-
-def peering_story(cp: ControlPlane, node: TestNode, release_ns: str, watched: str) -> str:
-    """What the replicas and the peering say, for a failure message."""
-    pods = [pod["metadata"]["name"] for pod in release_pods(cp, release_ns, "tj-ha")]
-    logs = {
-        name: [line for line in node.logs(release_ns, name).splitlines() if "operations" in line]
-        for name in pods
-    }
-    return f"one active replica: peers {peering_status(cp, watched)}, pods {pods}, peering logs {logs}"
-
-
-def evict(cp: ControlPlane, namespace: str, pod: str) -> None:
-    cp.admin.create(
-        f"/api/v1/namespaces/{namespace}/pods/{pod}/eviction",
-        {"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": pod, "namespace": namespace}},
-    )
-
-
-def test_ha_profile_elects_one_replica_and_fails_over(
-    control_plane: ControlPlane, test_node: TestNode, namespace: str
-) -> None:
-    cp = control_plane
-    release_ns = restricted_namespace(cp, "ops-ha")
-    values = ("replicaCount=2", "peering.enabled=true", "podDisruptionBudget.enabled=true")
-    install(cp, "tj-ha", release_ns, *values, f"watchNamespaces={{{namespace}}}")
-    try:
-        running_pods(cp, release_ns, "tj-ha", 2)
-        active = eventually(
-            lambda: one_active_replica(cp, test_node, release_ns, namespace),
-            lambda: peering_story(cp, test_node, release_ns, namespace),
-        )
-        standby = next(
-            p["metadata"]["name"]
-            for p in release_pods(cp, release_ns, "tj-ha")
-            if p["metadata"]["name"] != active
-        )
-
-        pdb_path = f"/apis/policy/v1/namespaces/{release_ns}/poddisruptionbudgets/tj-ha-trainjob-operator"
-        eventually(
-            lambda: cp.admin.get(pdb_path).get("status", {}).get("disruptionsAllowed") == 1, "the PDB status"
-        )
-        evict(cp, release_ns, active)
-        with pytest.raises(ApiError) as blocked:
-            evict(cp, release_ns, standby)
-        assert blocked.value.status == 429, "the budget keeps one replica"
-
-        new_active = eventually(
-            lambda: (name := one_active_replica(cp, test_node, release_ns, namespace)) != active and name,
-            lambda: "a new " + peering_story(cp, test_node, release_ns, namespace),
-        )
-        assert new_active != active
-        assert active not in peering_status(cp, namespace)
-    finally:
-        uninstall(cp, "tj-ha", release_ns)
