@@ -156,6 +156,13 @@ class ControlPlane:
         """A Kube client authenticated by a bearer token (e.g. a ServiceAccount token)."""
         return Kube(self.server, self.ca.cert, token=token)
 
+    def service_account_token(self, namespace: str, name: str, seconds: int = 600) -> str:
+        """A token of the ServiceAccount namespace/name from the TokenRequest API."""
+        request = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest"}
+        request["spec"] = {"expirationSeconds": seconds}
+        path = f"/api/v1/namespaces/{namespace}/serviceaccounts/{name}/token"
+        return self.admin.create(path, request)["status"]["token"]
+
     def write_kubeconfig(self, name: str, cert: tuple[Path, Path]) -> Path:
         """Write a kubeconfig for a client certificate and return its path."""
         path = self.dir / f"{name}.kubeconfig"

@@ -71,14 +71,7 @@ def test_rbac_denies_a_service_account_token_until_a_role_binding_allows_it(
 ) -> None:
     admin = control_plane.admin
     admin.create(f"/api/v1/namespaces/{namespace}/serviceaccounts", {"metadata": {"name": "reader"}})
-    token = admin.create(
-        f"/api/v1/namespaces/{namespace}/serviceaccounts/reader/token",
-        {
-            "apiVersion": "authentication.k8s.io/v1",
-            "kind": "TokenRequest",
-            "spec": {"expirationSeconds": 600},
-        },
-    )["status"]["token"]
+    token = control_plane.service_account_token(namespace, "reader")
     reader = control_plane.token_client(token)
     review = reader.create("/apis/authentication.k8s.io/v1/selfsubjectreviews", {})
     assert review["status"]["userInfo"]["username"] == f"system:serviceaccount:{namespace}:reader"
