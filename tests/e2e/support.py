@@ -15,6 +15,8 @@ from tests.cluster import ControlPlane
 REPO = Path(__file__).parents[2]
 TRAINJOBS = "/apis/trainjob.dev/v1alpha1/namespaces/{namespace}/trainjobs"
 FINAL_PHASES = ("Succeeded", "Failed")
+#: The namespace labels that make Pod Security admission enforce the restricted level.
+RESTRICTED = {"pod-security.kubernetes.io/enforce": "restricted"}
 
 
 def install_crd(cp: ControlPlane) -> None:
@@ -78,3 +80,8 @@ def wait_for_status(
 def condition_statuses(status: dict[str, Any]) -> dict[str, str]:
     """The conditions' `status` by `type`."""
     return {condition["type"]: condition["status"] for condition in status.get("conditions") or []}
+
+
+def enforce_restricted(cp: ControlPlane, namespace: str) -> None:
+    """Label the namespace so that Pod Security admission enforces the restricted level."""
+    cp.admin.patch(f"/api/v1/namespaces/{namespace}", {"metadata": {"labels": RESTRICTED}})

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from tests.cluster import ApiError, ControlPlane, TestNode
-from tests.e2e.support import condition_statuses, get_trainjob
+from tests.e2e.support import RESTRICTED, condition_statuses, enforce_restricted, get_trainjob
 from tests.manifest_corpus import BadManifest, Outcome, load_corpus
 
 pytestmark = pytest.mark.e2e
@@ -26,15 +26,9 @@ pytestmark = pytest.mark.e2e
 CORPUS = load_corpus()
 REJECTED = [manifest for manifest in CORPUS if manifest.outcome is Outcome.REJECTED]
 ACCEPTED = [manifest for manifest in CORPUS if manifest.outcome is not Outcome.REJECTED]
-RESTRICTED = {"pod-security.kubernetes.io/enforce": "restricted"}
 #: How long the accepted TrainJobs must stay untouched once they reached their outcome: three
 #: resync periods of the `operator` fixture (5 s).
 SETTLE_SECONDS = 16
-
-
-def enforce_restricted(cp: ControlPlane, namespace: str) -> None:
-    """Label the namespace so that Pod Security admission enforces the restricted level."""
-    cp.admin.patch(f"/api/v1/namespaces/{namespace}", {"metadata": {"labels": RESTRICTED}})
 
 
 @pytest.fixture(scope="module")

@@ -8,14 +8,9 @@ from pathlib import Path
 import pytest
 
 from tests.cluster import ControlPlane, TestNode
-from tests.e2e.support import example_manifest, kubectl_apply, wait_for_status
+from tests.e2e.support import enforce_restricted, example_manifest, kubectl_apply, wait_for_status
 
 pytestmark = pytest.mark.e2e
-
-RESTRICTED = {
-    "pod-security.kubernetes.io/enforce": "restricted",
-    "pod-security.kubernetes.io/enforce-version": "latest",
-}
 
 
 def test_workers_are_admitted_in_a_namespace_that_enforces_restricted(
@@ -25,7 +20,7 @@ def test_workers_are_admitted_in_a_namespace_that_enforces_restricted(
     operator: subprocess.Popen[bytes],
     tmp_path: Path,
 ) -> None:
-    control_plane.admin.patch(f"/api/v1/namespaces/{namespace}", {"metadata": {"labels": RESTRICTED}})
+    enforce_restricted(control_plane, namespace)
     manifest = example_manifest(
         "digits-ddp", namespace, command=["python", "-c", "print('admitted')"], args=[]
     )
