@@ -8,9 +8,16 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import hypothesis
 import pytest
 
 from tests.cluster import BuildError, ControlPlane, TestNode, build_binaries
+
+# Property tests run derandomized and without an example database, so that every run (CI's
+# included) tries the same examples; HYPOTHESIS_PROFILE=explore searches afresh each run.
+hypothesis.settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+hypothesis.settings.register_profile("explore", derandomize=False)
+hypothesis.settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 @functools.cache

@@ -18,6 +18,8 @@ TRAINJOBS = "/apis/trainjob.dev/v1alpha1/namespaces/{namespace}/trainjobs"
 PODS = "/api/v1/namespaces/{namespace}/pods"
 FINAL_PHASES = ("Succeeded", "Failed")
 T = TypeVar("T")
+#: The namespace labels that make Pod Security admission enforce the restricted level.
+RESTRICTED = {"pod-security.kubernetes.io/enforce": "restricted"}
 
 
 def install_crd(cp: ControlPlane) -> None:
@@ -118,3 +120,8 @@ def terminated(pod: dict[str, Any]) -> dict[str, Any]:
     """The worker container's `terminated` state (empty while it has not exited)."""
     statuses = pod.get("status", {}).get("containerStatuses") or [{}]
     return (statuses[0].get("state") or {}).get("terminated") or {}
+
+
+def enforce_restricted(cp: ControlPlane, namespace: str) -> None:
+    """Label the namespace so that Pod Security admission enforces the restricted level."""
+    cp.admin.patch(f"/api/v1/namespaces/{namespace}", {"metadata": {"labels": RESTRICTED}})

@@ -73,6 +73,17 @@ RESERVED_VARIABLES = (
     TRAINJOB_STATUS_FILE,
 )
 
+#: torchrun reads every `PET_<OPTION>` variable as its `--option` (`PET_RDZV_ENDPOINT`,
+#: `PET_STANDALONE`, `PET_MAX_RESTARTS`, ...), so any of them could re-route the rendezvous: the
+#: whole prefix is reserved. Pass torchrun options as arguments instead.
+RESERVED_PREFIX = "PET_"
+
+
+def is_reserved(name: str) -> bool:
+    """Whether a variable belongs to the contract, so that a TrainJob's `spec.env` may not set it."""
+    return name in RESERVED_VARIABLES or name.startswith(RESERVED_PREFIX)
+
+
 #: The parts of a TrainJob spec that configure the trainer inside the worker.
 TRAINER_CONFIG_FIELDS = ("maxEpochs", "earlyStopping", "checkpoint")
 
