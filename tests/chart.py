@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import itertools
 import re
-import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,7 @@ from lupa.lua51 import LuaRuntime
 
 from tests.cluster import ControlPlane
 from tests.cluster.tools import Cli
+from tests.e2e.support import wait_until
 
 REPO = Path(__file__).resolve().parents[1]
 CHART = REPO / "charts" / "trainjob-operator"
@@ -96,16 +96,6 @@ def permission_denials(log: str) -> list[str]:
     return [line for line in log.lower().splitlines() if PERMISSION_DENIED.search(line)]
 
 
-def eventually(check: Callable[[], Any], what: str | Callable[[], str], timeout: float = 120) -> Any:
-    """Poll `check` until it returns something truthy; fail with `what` (or what it says) on timeout."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if result := check():
-            return result
-        time.sleep(0.5)
-    raise AssertionError(f"timed out waiting for {what if isinstance(what, str) else what()}")
-
-
 def create_namespace(cp: ControlPlane, prefix: str, labels: dict[str, str] | None = None) -> str:
     name = f"{prefix}-{uuid.uuid4().hex[:6]}"
     cp.admin.create("/api/v1/namespaces", {"metadata": {"name": name, "labels": labels or {}}})
@@ -129,7 +119,7 @@ def running_pods(cp: ControlPlane, namespace: str, release: str, count: int) -> 
         ok = len(pods) == count and all(pod["status"].get("phase") == "Running" for pod in pods)
         return pods if ok else []
 
-    return eventually(running, f"{count} running operator pod(s) of {release}")
+    return wait_until(running, f"{count} running operator pod(s) of {release}")
 
 
 def install(cp: ControlPlane, release: str, namespace: str, *values: str) -> None:
@@ -140,7 +130,7 @@ def install(cp: ControlPlane, release: str, namespace: str, *values: str) -> Non
 def uninstall(cp: ControlPlane, release: str, namespace: str) -> None:
     """Uninstall and wait until no operator of the release runs any more."""
     cp.helm("uninstall", release, "-n", namespace, "--wait", "--timeout=120s", timeout=180)
-    eventually(lambda: not release_pods(cp, namespace, release), f"the pods of {release} to go", timeout=120)
+    wait_until(lambda: not release_pods(cp, namespace, release), f"the pods of {release} to go", timeout=120)
     cp.admin.delete(f"/api/v1/namespaces/{namespace}")
 
 

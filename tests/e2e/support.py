@@ -96,15 +96,22 @@ def condition_statuses(status: dict[str, Any]) -> dict[str, str]:
     return {condition["type"]: condition["status"] for condition in status.get("conditions") or []}
 
 
-def wait_until(check: Callable[[], T], what: str, *, timeout: float = 120, every: float = 0.5) -> T:
-    """Poll `check()` until it returns something truthy, and return that; fail after `timeout` seconds."""
+def wait_until(
+    check: Callable[[], T], what: str | Callable[[], str], *, timeout: float = 120, every: float = 0.5
+) -> T:
+    """Poll `check()` until it returns something truthy, and return that; fail after `timeout` seconds.
+
+    `what` names what was awaited in the failure (a callable is asked only then, for fresh detail).
+    """
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         result = check()
         if result:
             return result
         time.sleep(every)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+    raise AssertionError(
+        f"timed out after {timeout:.0f}s waiting for {what if isinstance(what, str) else what()}"
+    )
 
 
 def worker_pods(

@@ -15,7 +15,6 @@ from typing import Any
 import pytest
 
 from tests.chart import (
-    eventually,
     install,
     permission_denials,
     release_pods,
@@ -24,7 +23,7 @@ from tests.chart import (
     uninstall,
 )
 from tests.cluster import ApiError, ControlPlane, TestNode
-from tests.e2e.support import example_manifest, kubectl_apply, wait_for_status
+from tests.e2e.support import example_manifest, kubectl_apply, wait_for_status, wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
@@ -82,7 +81,7 @@ def test_ha_profile_elects_one_replica_reconciles_and_fails_over(
     install(cp, RELEASE, release_ns, *values, f"watchNamespaces={{{namespace}}}")
     try:
         running_pods(cp, release_ns, RELEASE, 2)
-        active = eventually(
+        active = wait_until(
             lambda: one_active_replica(cp, test_node, release_ns, namespace),
             lambda: peering_story(cp, test_node, release_ns, namespace),
         )
@@ -106,13 +105,13 @@ def test_ha_profile_elects_one_replica_reconciles_and_fails_over(
         assert not [line for log in logs for line in permission_denials(log)]
 
         pdb_path = f"/apis/policy/v1/namespaces/{release_ns}/poddisruptionbudgets/{RELEASE}-trainjob-operator"
-        eventually(lambda: cp.admin.get(pdb_path).get("status", {}).get("disruptionsAllowed") == 1, "the PDB")
+        wait_until(lambda: cp.admin.get(pdb_path).get("status", {}).get("disruptionsAllowed") == 1, "the PDB")
         evict(cp, release_ns, active)
         with pytest.raises(ApiError) as blocked:
             evict(cp, release_ns, standby)
         assert blocked.value.status == 429, "the budget keeps one replica"
 
-        eventually(
+        wait_until(
             lambda: (name := one_active_replica(cp, test_node, release_ns, namespace)) != active and name,
             lambda: "a new " + peering_story(cp, test_node, release_ns, namespace),
         )

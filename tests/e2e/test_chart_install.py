@@ -21,7 +21,6 @@ from tests.chart import (
     KOPF_OBSERVATION,
     WORKLOAD,
     argocd_health,
-    eventually,
     install,
     permission_denials,
     permissions,
@@ -30,7 +29,7 @@ from tests.chart import (
     uninstall,
 )
 from tests.cluster import ApiError, ControlPlane, TestNode
-from tests.e2e.support import condition_statuses, example_manifest, kubectl_apply, wait_for_status
+from tests.e2e.support import condition_statuses, example_manifest, kubectl_apply, wait_for_status, wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
@@ -147,7 +146,7 @@ def test_the_status_policy_keeps_the_reporter_to_its_own_fields(
             return error.status == 403
         return False
 
-    eventually(policy_denies, "the status policy to be in force", timeout=60)
+    wait_until(policy_denies, "the status policy to be in force", timeout=60)
     patched = reporter.patch(
         status_path, {"status": {"progress": {"epoch": 1, "totalEpochs": 12}}}, kind="merge"
     )
