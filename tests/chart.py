@@ -40,7 +40,7 @@ WORKLOAD = (
     | _grant("", ["pods"], ["list", "delete"])
     | _grant("", ["services", "serviceaccounts"], ["create"])
     | _grant("rbac.authorization.k8s.io", ["roles", "rolebindings"], ["create"])
-    | _grant("", ["events"], ["create"])
+    | _grant("", ["events"], ["create", "list"])
 )
 
 

@@ -64,7 +64,8 @@ What the operator needs on TrainJobs and their children, in every namespace it w
 - pods: listed to read worker failures; deleted when a worker is stuck.
 - services, serviceaccounts, roles, rolebindings: the per-job headless Service and the reporter's
   identity, created once (an existing one is left alone).
-- events: kopf posts the TrainJob's Events.
+- events: kopf posts the TrainJob's Events; the Job controller's FailedCreate Events are listed
+  while a job's pods are missing, to explain (e.g. a Pod Security refusal) why.
 */}}
 {{- define "trainjob-operator.workloadRules" -}}
 - apiGroups: [trainjob.dev]
@@ -90,5 +91,5 @@ What the operator needs on TrainJobs and their children, in every namespace it w
   verbs: [create]
 - apiGroups: [""]
   resources: [events]
-  verbs: [create]
+  verbs: [create, list]
 {{- end }}
