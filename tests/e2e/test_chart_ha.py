@@ -23,7 +23,7 @@ from tests.chart import (
     uninstall,
 )
 from tests.cluster import ApiError, ControlPlane, TestNode
-from tests.e2e.support import example_manifest, kubectl_apply, wait_for_status, wait_until
+from tests.e2e.support import cluster_example, kubectl_apply, wait_for_status, wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
@@ -92,7 +92,7 @@ def test_ha_profile_elects_one_replica_reconciles_and_fails_over(
         )
         # The active replica reconciles with the Role in the watched namespace: the reporter's
         # identity, the Service and the (suspended) Job are created, the status is written.
-        manifest = example_manifest("digits-ddp", namespace, runPolicy={"suspend": True})
+        manifest = cluster_example("digits-ddp", namespace, tmp_path, runPolicy={"suspend": True})
         kubectl_apply(cp, manifest, tmp_path)
         wait_for_status(
             cp, namespace, "digits", lambda status: status.get("phase") == "Suspended", timeout=120

@@ -29,7 +29,13 @@ from tests.chart import (
     uninstall,
 )
 from tests.cluster import ApiError, ControlPlane, TestNode
-from tests.e2e.support import condition_statuses, example_manifest, kubectl_apply, wait_for_status, wait_until
+from tests.e2e.support import (
+    cluster_example,
+    condition_statuses,
+    kubectl_apply,
+    wait_for_status,
+    wait_until,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
@@ -59,13 +65,7 @@ def test_the_operator_from_the_chart_trains_a_trainjob_to_succeeded(
     assert pod["spec"]["serviceAccountName"] == f"{RELEASE}-trainjob-operator"
     assert any(volume["name"].startswith("kube-api-access-") for volume in pod["spec"]["volumes"])
 
-    manifest = example_manifest(
-        "digits-ddp",
-        namespace,
-        maxEpochs=3,
-        env=[{"name": "TRAINJOB_STATUS_INTERVAL_SECONDS", "value": "0.5"}],
-    )
-    manifest["spec"]["checkpoint"]["path"] = str(tmp_path / "checkpoints")
+    manifest = cluster_example("digits-ddp", namespace, tmp_path, maxEpochs=3)
     kubectl_apply(cp, manifest, tmp_path)
     health: list[tuple[str | None, str]] = []
 
@@ -129,7 +129,7 @@ def test_the_status_policy_keeps_the_reporter_to_its_own_fields(
     control_plane: ControlPlane, chart: str, namespace: str, tmp_path: Path
 ) -> None:
     cp = control_plane
-    manifest = example_manifest("digits-ddp", namespace, runPolicy={"suspend": True})
+    manifest = cluster_example("digits-ddp", namespace, tmp_path, runPolicy={"suspend": True})
     kubectl_apply(cp, manifest, tmp_path)
     wait_for_status(cp, namespace, "digits", lambda status: status.get("phase") == "Suspended", timeout=120)
     token = cp.service_account_token(namespace, "digits-reporter")

@@ -20,7 +20,13 @@ import pytest
 import yaml
 
 from tests.cluster import Cli, ControlPlane, TestNode
-from tests.e2e.support import TRAINJOBS, example_manifest, get_trainjob, kubectl_apply, wait_for_status
+from tests.e2e.support import (
+    TRAINJOBS,
+    cluster_example,
+    get_trainjob,
+    kubectl_apply,
+    wait_for_status,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -329,15 +335,9 @@ def test_watch_and_logs_follow_a_real_trainjob_to_its_end(
     operator: subprocess.Popen[bytes],
     tmp_path: Path,
 ) -> None:
-    manifest = example_manifest(
-        "digits-ddp",
-        namespace,
-        maxEpochs=3,
-        env=[{"name": "TRAINJOB_STATUS_INTERVAL_SECONDS", "value": "0.5"}],
-    )
+    manifest = cluster_example("digits-ddp", namespace, tmp_path, maxEpochs=3)
     spec = manifest["spec"]
     spec["command"] = [*WRAPPED, *spec["command"]]
-    spec["checkpoint"]["path"] = str(tmp_path / "checkpoints")
     kubectl_apply(control_plane, manifest, tmp_path)
     watching = Background(control_plane, "watch", "digits", "-n", namespace)
     following = Background(control_plane, "logs", "digits", "-f", "-n", namespace)
@@ -435,13 +435,7 @@ def test_kubectl_trainjob_stop_wait_stops_a_real_trainjob_and_reports_how_it_end
     operator: subprocess.Popen[bytes],
     tmp_path: Path,
 ) -> None:
-    manifest = example_manifest(
-        "digits-ddp",
-        namespace,
-        maxEpochs=300,
-        env=[{"name": "TRAINJOB_STATUS_INTERVAL_SECONDS", "value": "0.5"}],
-    )
-    manifest["spec"]["checkpoint"]["path"] = str(tmp_path / "checkpoints")
+    manifest = cluster_example("digits-ddp", namespace, tmp_path, maxEpochs=300)
     kubectl_apply(control_plane, manifest, tmp_path)
     wait_for_status(
         control_plane,
