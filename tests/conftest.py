@@ -8,9 +8,16 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import hypothesis
 import pytest
 
 from tests.cluster import BuildError, ControlPlane, TestNode, build_binaries
+
+# Property tests run derandomized and without an example database, so that every run (CI's
+# included) tries the same examples; HYPOTHESIS_PROFILE=explore searches afresh each run.
+hypothesis.settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+hypothesis.settings.register_profile("explore", derandomize=False)
+hypothesis.settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 @functools.cache
@@ -24,7 +31,7 @@ def _binaries() -> Path | BuildError:
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Build (or find cached) binaries before any test runs, so no per-test timeout covers a build."""
-    if any("control_plane" in item.fixturenames for item in items):
+    if any("k8s_bin_dir" in item.fixturenames for item in items):
         _binaries()
 
 
@@ -36,14 +43,20 @@ def _unavailable(reason: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def control_plane() -> Iterator[ControlPlane]:
-    """etcd + kube-apiserver + kube-controller-manager + kube-scheduler, once per session."""
+def k8s_bin_dir() -> Path:
+    """The directory of the built binaries (the control plane's, kubectl and helm)."""
     bin_dir = _binaries()
     if isinstance(bin_dir, BuildError):
         _unavailable(str(bin_dir))
+    return bin_dir
+
+
+@pytest.fixture(scope="session")
+def control_plane(k8s_bin_dir: Path) -> Iterator[ControlPlane]:
+    """etcd + kube-apiserver + kube-controller-manager + kube-scheduler, once per session."""
     if os.geteuid() != 0:
         _unavailable("the pod network needs root (network namespaces)")
-    with ControlPlane(bin_dir) as cp:
+    with ControlPlane(k8s_bin_dir) as cp:
         yield cp
 
 

@@ -91,6 +91,16 @@ class KubeApi:
         )
         return list(json.loads(response.data).get("items") or [])
 
+    async def event_messages(self, namespace: str, uid: str, reason: str) -> list[str]:
+        """The messages of the Events about object `uid` with `reason`, oldest first."""
+        selector = f"involvedObject.uid={uid},reason={reason}"
+        response = await self._run(
+            self._core.list_namespaced_event, namespace, field_selector=selector, _preload_content=False
+        )
+        events = json.loads(response.data).get("items") or []
+        events.sort(key=_event_time)
+        return [str(event.get("message") or "") for event in events]
+
     async def create(self, body: Mapping[str, Any]) -> bool:
         """Create a child built by the builders; False if it already exists."""
         resource = RESOURCES_BY_KIND[body["kind"]]
@@ -141,6 +151,12 @@ class KubeApi:
         await _gone_is_fine(
             self._run(self._core.delete_namespaced_pod, name, namespace, _preload_content=False)
         )
+
+
+def _event_time(event: Mapping[str, Any]) -> str:
+    """When an Event last happened (RFC 3339, so that strings sort in time order)."""
+    series = event.get("series") or {}
+    return str(series.get("lastObservedTime") or event.get("lastTimestamp") or event.get("eventTime") or "")
 
 
 async def _gone_is_fine(deletion: Awaitable[Any]) -> None:

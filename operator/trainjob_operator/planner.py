@@ -17,6 +17,11 @@ The life of a TrainJob:
   Failed, with the worker, pod, exit code and reason in the condition, the Event and
   `status.failure`.
 - Succeeded when the Job completes (EarlyStopped too, if the trainer stopped early).
+- Workers that cannot start (an image that cannot be pulled, a pod the Job controller cannot
+  create: its FailedCreate Event says why) keep the job Created with a Warning. A child the
+  apiserver refuses as invalid (InvalidWorkers) or worker pods that the namespace's Pod Security
+  level forbids (PodSecurityViolation) fail it at once: only a changed spec can help, and the Job
+  is deleted so that its controller stops retrying.
 - A finished TrainJob never creates anything again: `cleanPodPolicy` is applied to its pods and,
   after `ttlSecondsAfterFinished`, the TrainJob itself is deleted (its children with it). The
   restart count lives in the TrainJob's status, so it can neither reset nor loop when children
@@ -48,7 +53,7 @@ from trainjob_operator.builders.children import children
 from trainjob_operator.builders.job import desired_template_hash, kueue_labels, suspend_label_value
 from trainjob_operator.builders.meta import Body
 from trainjob_operator.status.conditions import Transition, render_conditions, summary
-from trainjob_operator.status.failures import WorkerFailure, unseen_failure
+from trainjob_operator.status.failures import UNRECOVERABLE_REASONS, WorkerFailure, unseen_failure
 from trainjob_operator.status.observe import JobState, Observation, observe
 from trainjob_operator.timing import (
     deadline_passed,
@@ -106,8 +111,18 @@ class _Decision:
     completion_time: str | None = None
 
 
-def plan(trainjob: Body, job: Body | None, pods: Sequence[Body], now: datetime.datetime) -> Plan:
-    """Decide what to do about a TrainJob, given its worker Job (or None) and its pods (any attempt)."""
+def plan(
+    trainjob: Body,
+    job: Body | None,
+    pods: Sequence[Body],
+    now: datetime.datetime,
+    creation_error: str | None = None,
+) -> Plan:
+    """Decide what to do about a TrainJob, given its worker Job (or None) and its pods (any attempt).
+
+    `creation_error` is why the Job controller cannot create missing worker pods (its latest
+    FailedCreate Event), if it says.
+    """
     trainjob = apply_defaults(trainjob)
     status = trainjob.get("status") or {}
     if _phase(status).finished:
@@ -120,6 +135,7 @@ def plan(trainjob: Body, job: Body | None, pods: Sequence[Body], now: datetime.d
         attempt=restarts,
         template_hash=desired_template_hash(trainjob, restarts),
         nodes=trainjob["spec"]["numNodes"],
+        creation_error=creation_error,
     )
     decision = _decide(trainjob, observation, now)
     result = _render(trainjob, decision, observation, now)
@@ -195,6 +211,16 @@ def _decide(trainjob: Body, seen: Observation, now: datetime.datetime) -> _Decis
         message = f"all {nodes} workers are running"
         return _Decision(
             Transition(Phase.RUNNING, "WorkersRunning", message), restarts, start_time=start_time
+        )
+    if seen.failure is not None and seen.failure.reason in UNRECOVERABLE_REASONS:
+        message = f"{seen.failure.describe_waiting()}; change the spec and create the TrainJob again"
+        return _Decision(
+            Transition(Phase.FAILED, seen.failure.reason, message, warning=True),
+            restarts,
+            seen.failure,
+            delete_job=BACKGROUND,
+            start_time=start_time,
+            completion_time=timestamp(now),
         )
     if seen.failure is not None:
         transition = Transition(

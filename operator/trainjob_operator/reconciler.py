@@ -21,6 +21,8 @@ from trainjob_operator.api.names import LABEL_NAME, job_name
 from trainjob_operator.kube import JOBS, TRAINJOBS, KubeApi, error_message
 from trainjob_operator.metrics import Metrics
 from trainjob_operator.planner import Event, Plan, failed_to_create, plan
+from trainjob_operator.status.failures import FAILED_CREATE
+from trainjob_operator.status.observe import awaits_pods
 
 #: Posts an Event on a TrainJob (kopf.event in the operator).
 EventSink = Callable[[Mapping[str, Any], Event], None]
@@ -59,7 +61,21 @@ class Reconciler:
             return
         job = await self._api.get(JOBS, namespace, job_name(name))
         pods = await self._api.list_pods(namespace, f"{LABEL_NAME}={name}")
-        await self._execute(trainjob, plan(trainjob, job, pods, _now()))
+        creation_error = await self._creation_error(trainjob, job, pods)
+        await self._execute(trainjob, plan(trainjob, job, pods, _now(), creation_error))
+
+    async def _creation_error(
+        self, trainjob: Mapping[str, Any], job: Mapping[str, Any] | None, pods: list[dict[str, Any]]
+    ) -> str | None:
+        """Why the Job controller cannot create missing worker pods: its latest FailedCreate Event."""
+        status = trainjob.get("status") or {}
+        attempt, nodes = int(status.get("restarts") or 0), int(trainjob["spec"].get("numNodes") or 1)
+        if job is None or not awaits_pods(job, pods, attempt=attempt, nodes=nodes):
+            return None
+        messages = await self._api.event_messages(
+            trainjob["metadata"]["namespace"], job["metadata"]["uid"], FAILED_CREATE
+        )
+        return messages[-1] if messages else None
 
     async def _execute(self, trainjob: Mapping[str, Any], result: Plan) -> None:
         """Create, then write the status and post Events, then delete and patch."""

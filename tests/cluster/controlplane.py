@@ -156,6 +156,13 @@ class ControlPlane:
         """A Kube client authenticated by a bearer token (e.g. a ServiceAccount token)."""
         return Kube(self.server, self.ca.cert, token=token)
 
+    def service_account_token(self, namespace: str, name: str, seconds: int = 600) -> str:
+        """A token of the ServiceAccount namespace/name from the TokenRequest API."""
+        request = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest"}
+        request["spec"] = {"expirationSeconds": seconds}
+        path = f"/api/v1/namespaces/{namespace}/serviceaccounts/{name}/token"
+        return self.admin.create(path, request)["status"]["token"]
+
     def write_kubeconfig(self, name: str, cert: tuple[Path, Path]) -> Path:
         """Write a kubeconfig for a client certificate and return its path."""
         path = self.dir / f"{name}.kubeconfig"
@@ -197,6 +204,10 @@ class ControlPlane:
             ips=(self.host, "127.0.0.1", str(next(self.network.service_range.hosts()))),
         )
         self._admin_cert = self.ca.issue("admin", "trainjob-admin", ("system:masters",))
+        # what the apiserver presents to kubelets (logs), named and grouped as kubeadm does
+        self._kubelet_client = self.ca.issue(
+            "apiserver-kubelet-client", "kube-apiserver-kubelet-client", ("system:masters",)
+        )
         self._sa_key, self._sa_pub = signing_key_pair(pki)
 
     def _run(self, name: str, argv: list[str]) -> None:
@@ -239,6 +250,10 @@ class ControlPlane:
                 f"--service-account-key-file={self._sa_pub}",
                 f"--service-account-signing-key-file={self._sa_key}",
                 f"--service-cluster-ip-range={self.network.service_range}",
+                f"--kubelet-client-certificate={self._kubelet_client[0]}",
+                f"--kubelet-client-key={self._kubelet_client[1]}",
+                f"--kubelet-certificate-authority={self.ca.cert}",
+                "--kubelet-preferred-address-types=InternalIP,Hostname",
                 "--authorization-mode=Node,RBAC",
                 "--enable-admission-plugins=NodeRestriction",
                 "--allow-privileged=true",

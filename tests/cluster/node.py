@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from .dns import ClusterDns
 from .informer import run_informer
 from .kube import ApiError
+from .kubelet_server import ContainerLog, KubeletServer, LogUnavailable
 from .podspec import Lookup, object_data
 from .podworker import PodWorker, now
 from .volumes import Fetch
@@ -84,6 +85,7 @@ class TestNode:
         self._sandboxes: set[PodWorker] = set()
         self._lock = threading.Lock()
         self._stop = threading.Event()
+        self.kubelet: KubeletServer | None = None
 
     def __enter__(self) -> TestNode:
         self.start()
@@ -95,6 +97,12 @@ class TestNode:
     def start(self) -> None:
         """Register the Node and its Lease, then start the heartbeat, DNS and pod loops."""
         self.dir.mkdir(parents=True, exist_ok=True)
+        ca = self.control_plane.ca
+        serving = ca.issue(
+            f"kubelet-{self.name}", f"system:node:{self.name}", dns_names=(self.name,), ips=(self.ip,)
+        )
+        self.kubelet = KubeletServer(self.ip, serving, ca.cert, self.container_log)
+        self.kubelet.start()
         self._register()
         self._loop(self._heartbeat)
         if self.run_processes:  # the cluster DNS stand-in reads EndpointSlices as CoreDNS would
@@ -112,6 +120,8 @@ class TestNode:
             worker.shutdown()
         for worker in workers:
             worker.thread.join(timeout=15)
+        if self.kubelet is not None:
+            self.kubelet.stop()
         for path in (
             f"/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/{self.name}",
             f"/api/v1/nodes/{self.name}",
@@ -121,13 +131,47 @@ class TestNode:
 
     def logs(self, namespace: str, name: str, container: str | None = None, previous: bool = False) -> str:
         """A container's output (like `kubectl logs [--previous]`); the first container by default."""
+        if container is None:
+            pod_dir = self._pod_dir(namespace, name)
+            container = json.loads((pod_dir / "pod.json").read_text())["spec"]["containers"][0]["name"]
+        return self.container_log(namespace, name, container, previous).path.read_text(errors="replace")
+
+    def container_log(
+        self, namespace: str, name: str, container: str, previous: bool = False
+    ) -> ContainerLog:
+        """The log of a container's current (or previous) run, as the kubelet API serves it."""
+        worker = self._worker(namespace, name)
+        pod_dir = self._pod_dir(namespace, name)
+        runs = sorted((pod_dir / container).glob("*.log"), key=lambda p: int(p.stem))
+        if previous:
+            if len(runs) < 2:
+                raise LogUnavailable(
+                    400, f'previous terminated container "{container}" in pod "{name}" not found'
+                )
+            return ContainerLog(runs[-2], running=lambda: False)
+        if not runs:
+            if worker is not None and worker.has_container(container):
+                raise LogUnavailable(400, f'container "{container}" in pod "{name}" is waiting to start')
+            raise LogUnavailable(404, f'container "{container}" in pod "{name}" is not available')
+        run = int(runs[-1].stem)
+        return ContainerLog(
+            runs[-1], running=lambda: worker is not None and worker.is_running(container, run)
+        )
+
+    def _worker(self, namespace: str, name: str) -> PodWorker | None:
+        with self._lock:
+            workers = [w for w in self._workers.values() if (w.namespace, w.name) == (namespace, name)]
+        return workers[-1] if workers else None
+
+    def _pod_dir(self, namespace: str, name: str) -> Path:
+        """The directory of the pod's latest incarnation on this node."""
+        worker = self._worker(namespace, name)
+        if worker is not None:
+            return worker.dir
         pods = sorted(self.dir.glob(f"pods/{namespace}_{name}_*"), key=lambda p: p.stat().st_mtime)
         if not pods:
-            raise FileNotFoundError(f"no pod {namespace}/{name} ran on {self.name}")
-        if container is None:
-            container = json.loads((pods[-1] / "pod.json").read_text())["spec"]["containers"][0]["name"]
-        runs = sorted((pods[-1] / container).glob("*.log"), key=lambda p: int(p.stem))
-        return runs[-2 if previous else -1].read_text(errors="replace")
+            raise LogUnavailable(404, f'pod "{name}" in namespace "{namespace}" not found on {self.name}')
+        return pods[-1]
 
     def kill(
         self,
@@ -246,7 +290,7 @@ class TestNode:
                 {"type": "InternalIP", "address": self.ip},
                 {"type": "Hostname", "address": self.name},
             ],
-            "daemonEndpoints": {"kubeletEndpoint": {"Port": 0}},
+            "daemonEndpoints": {"kubeletEndpoint": {"Port": self.kubelet.port if self.kubelet else 0}},
             "nodeInfo": {
                 "machineID": "",
                 "systemUUID": "",

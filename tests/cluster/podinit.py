@@ -48,13 +48,19 @@ def container(spec: dict) -> None:
     _mount(None, "/", MS_REC | MS_PRIVATE)
     _mount("proc", "/proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, "proc")
     socket.sethostname(spec["hostname"])
-    for source, target, read_only in spec["mounts"]:
-        if os.path.isdir(source):
+    # Hold every source open before mounting anything: a volume mounted over a host directory
+    # (an emptyDir on /tmp) would otherwise hide the sources of the volumes mounted after it.
+    mounts = [
+        (os.open(source, os.O_PATH | os.O_CLOEXEC), os.path.isdir(source), target, read_only)
+        for source, target, read_only in spec["mounts"]
+    ]
+    for fd, is_dir, target, read_only in mounts:
+        if is_dir:
             os.makedirs(target, exist_ok=True)
         elif not os.path.exists(target):
             os.makedirs(os.path.dirname(target), exist_ok=True)
             open(target, "a").close()
-        _mount(source, target, MS_BIND | MS_REC)
+        _mount(f"/proc/self/fd/{fd}", target, MS_BIND | MS_REC)
         if read_only:
             _mount(None, target, MS_REMOUNT | MS_BIND | MS_RDONLY)
     os.chdir(spec["workdir"])

@@ -472,6 +472,17 @@ class PodWorker:
             delay = min(delay * 2, 5.0)
 
     # -- helpers for the node ----------------------------------------------------------------
+    def has_container(self, name: str) -> bool:
+        """Whether the pod has an (init) container of this name."""
+        return any(c.name == name for c in self.init_containers + self.containers)
+
+    def is_running(self, container: str, run: int) -> bool:
+        """Whether run `run` (0 = first start, n = after n restarts) of the container is running now."""
+        return any(
+            c.name == container and c.running and c.restarts == run
+            for c in self.init_containers + self.containers
+        )
+
     def signal_container(self, container: str | None, sig: signal.Signals, reason: str | None = None) -> None:
         """Send sig to a running container's PID 1 (the first container by default).
 

@@ -7,12 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.cluster import ApiError, ControlPlane
-from tests.e2e.support import wait_established
+from tests.cluster import ControlPlane
+from tests.e2e.support import REPO, wait_established
 
 #: Flags of every operator a test starts: no endpoints (ports would clash), a fast resync.
 TEST_FLAGS = ("--liveness", "", "--metrics-port", "0", "--resync-seconds", "5")
-PEERING_CRD = "kopfpeerings.kopf.dev"
+PEERING_CRDS = REPO / "charts" / "trainjob-operator" / "crds" / "kopf.dev_peerings.yaml"
 
 
 def start_operator(cp: ControlPlane, namespace: str, log: Path, *flags: str) -> subprocess.Popen[bytes]:
@@ -43,41 +43,12 @@ def crash_operator(process: subprocess.Popen[bytes]) -> None:
 
 
 def install_peering(cp: ControlPlane, namespace: str, name: str) -> None:
-    """kopf's namespaced KopfPeering CRD (as kopf documents it) and the peering object `name`.
+    """kopf's peering CRDs (the chart's copy) and the peering object `name` in `namespace`.
 
     The replicas of an operator started with `--peering NAME` elect the active one through it.
     """
-    crd = {
-        "apiVersion": "apiextensions.k8s.io/v1",
-        "kind": "CustomResourceDefinition",
-        "metadata": {"name": PEERING_CRD},
-        "spec": {
-            "scope": "Namespaced",
-            "group": "kopf.dev",
-            "names": {"kind": "KopfPeering", "plural": "kopfpeerings", "singular": "kopfpeering"},
-            "versions": [
-                {
-                    "name": "v1",
-                    "served": True,
-                    "storage": True,
-                    "schema": {
-                        "openAPIV3Schema": {
-                            "type": "object",
-                            "properties": {
-                                "status": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
-                            },
-                        }
-                    },
-                }
-            ],
-        },
-    }
-    try:
-        cp.admin.create("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd)
-    except ApiError as error:
-        if error.status != 409:
-            raise
-    wait_established(cp, PEERING_CRD)
+    cp.kubectl("apply", "-f", str(PEERING_CRDS))
+    wait_established(cp, "kopfpeerings.kopf.dev")
     peering = {"apiVersion": "kopf.dev/v1", "kind": "KopfPeering", "metadata": {"name": name}}
     cp.admin.create(f"/apis/kopf.dev/v1/namespaces/{namespace}/kopfpeerings", peering)
 

@@ -19,6 +19,8 @@ TRAINJOBS = "/apis/trainjob.dev/v1alpha1/namespaces/{namespace}/trainjobs"
 PODS = "/api/v1/namespaces/{namespace}/pods"
 FINAL_PHASES = ("Succeeded", "Failed")
 T = TypeVar("T")
+#: The namespace labels that make Pod Security admission enforce the restricted level.
+RESTRICTED = {"pod-security.kubernetes.io/enforce": "restricted"}
 
 
 def install_crd(cp: ControlPlane) -> None:
@@ -116,15 +118,22 @@ def condition_statuses(status: dict[str, Any]) -> dict[str, str]:
     return {condition["type"]: condition["status"] for condition in status.get("conditions") or []}
 
 
-def wait_until(check: Callable[[], T], what: str, *, timeout: float = 120, every: float = 0.5) -> T:
-    """Poll `check()` until it returns something truthy, and return that; fail after `timeout` seconds."""
+def wait_until(
+    check: Callable[[], T], what: str | Callable[[], str], *, timeout: float = 120, every: float = 0.5
+) -> T:
+    """Poll `check()` until it returns something truthy, and return that; fail after `timeout` seconds.
+
+    `what` names what was awaited in the failure (a callable is asked only then, for fresh detail).
+    """
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         result = check()
         if result:
             return result
         time.sleep(every)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+    raise AssertionError(
+        f"timed out after {timeout:.0f}s waiting for {what if isinstance(what, str) else what()}"
+    )
 
 
 def worker_pods(
@@ -140,6 +149,11 @@ def terminated(pod: dict[str, Any]) -> dict[str, Any]:
     """The worker container's `terminated` state (empty while it has not exited)."""
     statuses = pod.get("status", {}).get("containerStatuses") or [{}]
     return (statuses[0].get("state") or {}).get("terminated") or {}
+
+
+def enforce_restricted(cp: ControlPlane, namespace: str) -> None:
+    """Label the namespace so that Pod Security admission enforces the restricted level."""
+    cp.admin.patch(f"/api/v1/namespaces/{namespace}", {"metadata": {"labels": RESTRICTED}})
 
 
 class ProgressLog:

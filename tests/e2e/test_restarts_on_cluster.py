@@ -84,7 +84,7 @@ def test_a_killed_worker_restarts_the_group_from_its_checkpoint(
     status = wait_for_status(cp, namespace, "digits", operator=operator, every=record_epoch)
 
     assert status["phase"] == "Succeeded", status.get("failure") or status
-    assert status["restarts"] == 1
+    assert status["restarts"] == 1, status["failure"]
     assert status["progress"]["epoch"] == MAX_EPOCHS
     assert condition_statuses(status)["Restarting"] == "False"
     assert status["failure"]["worker"] == 0

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.cluster import ControlPlane, TestNode
-from tests.e2e.support import example_manifest, kubectl_apply, wait_for_status
+from tests.e2e.support import cluster_example, kubectl_apply, wait_for_status
 from trainjob.checkpointing import CheckpointFile, CheckpointStore
 from trainjob.contract import STOP_ANNOTATION
 
@@ -27,13 +27,7 @@ def test_training_rides_out_an_apiserver_outage_and_the_status_catches_up(
     tmp_path: Path,
 ) -> None:
     checkpoints = tmp_path / "checkpoints"
-    manifest = example_manifest(
-        "digits-ddp",
-        namespace,
-        maxEpochs=1000,
-        env=[{"name": "TRAINJOB_STATUS_INTERVAL_SECONDS", "value": "0.5"}],
-    )
-    manifest["spec"]["checkpoint"]["path"] = str(checkpoints)
+    manifest = cluster_example("digits-ddp", namespace, tmp_path, maxEpochs=1000)
     kubectl_apply(control_plane, manifest, tmp_path)
 
     seen: list[tuple[int, int]] = []

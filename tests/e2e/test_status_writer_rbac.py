@@ -49,14 +49,7 @@ def reporter(control_plane: ControlPlane, namespace: str, tmp_path: Path) -> Rep
     cp.admin.create(
         f"/apis/rbac.authorization.k8s.io/v1/namespaces/{namespace}/rolebindings", role_binding(own)
     )
-    token = cp.admin.create(
-        f"/api/v1/namespaces/{namespace}/serviceaccounts/{account['metadata']['name']}/token",
-        {
-            "apiVersion": "authentication.k8s.io/v1",
-            "kind": "TokenRequest",
-            "spec": {"expirationSeconds": 600},
-        },
-    )["status"]["token"]
+    token = cp.service_account_token(namespace, account["metadata"]["name"])
     token_file = tmp_path / "token"
     token_file.write_text(token)
     return Reporter(token, ClusterAccess(cp.server, Path(cp.ca.cert), token_file))

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.cluster import ControlPlane, TestNode
-from tests.e2e.support import example_manifest, kubectl_apply, wait_for_status
+from tests.e2e.support import cluster_example, kubectl_apply, wait_for_status
 from trainjob.contract import STOP_ANNOTATION
 
 pytestmark = pytest.mark.e2e
@@ -24,13 +24,7 @@ def test_a_stop_request_stops_every_rank_at_the_same_step_with_a_checkpoint(
     operator: subprocess.Popen[bytes],
     tmp_path: Path,
 ) -> None:
-    manifest = example_manifest(
-        "digits-ddp",
-        namespace,
-        maxEpochs=MAX_EPOCHS,
-        env=[{"name": "TRAINJOB_STATUS_INTERVAL_SECONDS", "value": "0.5"}],
-    )
-    manifest["spec"]["checkpoint"]["path"] = str(tmp_path / "checkpoints")
+    manifest = cluster_example("digits-ddp", namespace, tmp_path, maxEpochs=MAX_EPOCHS)
     kubectl_apply(control_plane, manifest, tmp_path)
 
     def training(status: dict) -> bool:

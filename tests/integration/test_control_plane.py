@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import textwrap
 import time
 import uuid
@@ -17,7 +18,7 @@ from tests.cluster import ApiError, ControlPlane, Kube, TestNode
 pytestmark = pytest.mark.integration
 
 
-def eventually(check: Callable[[], Any], timeout: float = 60.0, interval: float = 0.2) -> Any:
+def wait_until(check: Callable[[], Any], timeout: float = 60.0, interval: float = 0.2) -> Any:
     """Retry check until it returns something truthy without raising; return that value."""
     deadline = time.monotonic() + timeout
     result = None
@@ -52,7 +53,7 @@ def pod_exists(cp: ControlPlane, namespace: str, name: str) -> bool:
 def wait_phase(
     cp: ControlPlane, namespace: str, name: str, phases: set[str], timeout: float = 60
 ) -> dict[str, Any]:
-    return eventually(
+    return wait_until(
         lambda: (pod := get_pod(cp, namespace, name))["status"].get("phase") in phases and pod, timeout
     )
 
@@ -70,14 +71,7 @@ def test_rbac_denies_a_service_account_token_until_a_role_binding_allows_it(
 ) -> None:
     admin = control_plane.admin
     admin.create(f"/api/v1/namespaces/{namespace}/serviceaccounts", {"metadata": {"name": "reader"}})
-    token = admin.create(
-        f"/api/v1/namespaces/{namespace}/serviceaccounts/reader/token",
-        {
-            "apiVersion": "authentication.k8s.io/v1",
-            "kind": "TokenRequest",
-            "spec": {"expirationSeconds": 600},
-        },
-    )["status"]["token"]
+    token = control_plane.service_account_token(namespace, "reader")
     reader = control_plane.token_client(token)
     review = reader.create("/apis/authentication.k8s.io/v1/selfsubjectreviews", {})
     assert review["status"]["userInfo"]["username"] == f"system:serviceaccount:{namespace}:reader"
@@ -104,7 +98,7 @@ def test_rbac_denies_a_service_account_token_until_a_role_binding_allows_it(
             "subjects": [{"kind": "ServiceAccount", "name": "reader", "namespace": namespace}],
         },
     )
-    assert eventually(lambda: reader.get(f"/api/v1/namespaces/{namespace}/pods"))["items"] == []
+    assert wait_until(lambda: reader.get(f"/api/v1/namespaces/{namespace}/pods"))["items"] == []
     with pytest.raises(ApiError) as still_denied:
         reader.get(f"/api/v1/namespaces/{namespace}/secrets")
     assert still_denied.value.status == 403
@@ -199,7 +193,7 @@ def test_indexed_job_pods_see_their_index_resolve_the_master_and_talk_tcp(
         assert not status.get("failed"), status
         return any(c["type"] == "Complete" and c["status"] == "True" for c in status.get("conditions", []))
 
-    eventually(complete, timeout=90)
+    wait_until(complete, timeout=90)
     pods = {
         p["metadata"]["annotations"]["batch.kubernetes.io/job-completion-index"]: p
         for p in admin.get(f"/api/v1/namespaces/{namespace}/pods", labelSelector="job-name=ddp")["items"]
@@ -247,12 +241,12 @@ def test_deleting_a_pod_sends_sigterm_then_kills_its_process(
     )
     control_plane.admin.create(f"/api/v1/namespaces/{namespace}/pods", pod)
     wait_phase(control_plane, namespace, "sleeper", {"Running"})
-    eventually(lambda: (tmp_path / "beat").exists())
+    wait_until(lambda: (tmp_path / "beat").exists())
 
     deleted_at = time.monotonic()
     control_plane.admin.delete(f"/api/v1/namespaces/{namespace}/pods/sleeper", {"gracePeriodSeconds": 1})
 
-    eventually(lambda: not pod_exists(control_plane, namespace, "sleeper"), timeout=30)
+    wait_until(lambda: not pod_exists(control_plane, namespace, "sleeper"), timeout=30)
     assert time.monotonic() - deleted_at >= 1.0  # the grace period was honoured
     assert (tmp_path / "signal").read_text() == "TERM"
     last_beat = (tmp_path / "beat").read_text()
@@ -365,11 +359,71 @@ def test_a_killed_container_fails_the_pod_with_the_signal_exit_code(
     pod = pod_manifest("victim", "import time; print('up', flush=True); time.sleep(600)")
     control_plane.admin.create(f"/api/v1/namespaces/{namespace}/pods", pod)
     wait_phase(control_plane, namespace, "victim", {"Running"})
-    eventually(lambda: test_node.logs(namespace, "victim").strip() == "up")
+    wait_until(lambda: test_node.logs(namespace, "victim").strip() == "up")
     test_node.kill(namespace, "victim", reason=reason)
     status = wait_phase(control_plane, namespace, "victim", {"Failed"})["status"]
     terminated = status["containerStatuses"][0]["state"]["terminated"]
     assert (terminated["exitCode"], terminated["reason"]) == (137, reported)
+
+
+def test_kubectl_logs_follows_reads_previous_and_tails_a_test_node_pod(
+    control_plane: ControlPlane, test_node: TestNode, namespace: str
+) -> None:
+    script = """
+        import pathlib, sys, time
+        marker = pathlib.Path("/data/ran")
+        if not marker.exists():
+            marker.touch()
+            print("first run", flush=True)
+            sys.exit(1)
+        for i in range(10):
+            print(f"line {i}", flush=True)
+            time.sleep(0.5)
+    """
+    pod = pod_manifest(
+        "talker",
+        script,
+        restartPolicy="OnFailure",
+        volumes=[{"name": "data", "emptyDir": {}}],
+        container={"volumeMounts": [{"name": "data", "mountPath": "/data"}]},
+    )
+    control_plane.admin.create(f"/api/v1/namespaces/{namespace}/pods", pod)
+
+    def second_run_started() -> bool:
+        statuses = get_pod(control_plane, namespace, "talker")["status"].get("containerStatuses", [])
+        return bool(statuses) and statuses[0]["restartCount"] == 1 and "running" in statuses[0]["state"]
+
+    wait_until(second_run_started)
+
+    kubectl = control_plane.kubectl
+    follow = subprocess.Popen(
+        [str(kubectl.binary), "logs", "-f", "talker", "-n", namespace],
+        env=kubectl.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert follow.stdout is not None
+        first = follow.stdout.readline()
+        assert first.startswith("line "), (first, follow.stderr.read() if follow.poll() is not None else "")
+        assert get_pod(control_plane, namespace, "talker")["status"]["phase"] == "Running"  # still going
+        rest, errors = follow.communicate(timeout=60)
+    finally:
+        follow.kill()
+    assert follow.returncode == 0, errors
+    assert (first + rest).splitlines()[-1] == "line 9"  # the stream ended when the container did
+    assert wait_phase(control_plane, namespace, "talker", {"Succeeded"})
+
+    assert kubectl("logs", "talker", "-n", namespace).stdout.splitlines() == [f"line {i}" for i in range(10)]
+    assert kubectl("logs", "talker", "-n", namespace, "--tail=2").stdout == "line 8\nline 9\n"
+    assert kubectl("logs", "talker", "-n", namespace, "--previous").stdout == "first run\n"
+    assert kubectl("logs", "talker", "-n", namespace, "--limit-bytes=4").stdout == "line"
+
+    missing = kubectl("logs", "talker", "-n", namespace, "-c", "other", check=False)
+    assert missing.returncode != 0 and "other" in missing.stderr
+    unsupported = kubectl("logs", "talker", "-n", namespace, "--timestamps", check=False)
+    assert unsupported.returncode != 0 and "timestamps" in unsupported.stderr
 
 
 def test_owner_references_garbage_collect_children(control_plane: ControlPlane, namespace: str) -> None:
@@ -384,7 +438,7 @@ def test_owner_references_garbage_collect_children(control_plane: ControlPlane, 
         names = [c["metadata"]["name"] for c in admin.get(configmaps)["items"]]
         return "child" not in names and "parent" not in names
 
-    eventually(child_collected, timeout=60)
+    wait_until(child_collected, timeout=60)
 
 
 def test_node_without_processes_marks_pods_running(control_plane: ControlPlane, namespace: str) -> None:
@@ -396,7 +450,7 @@ def test_node_without_processes_marks_pods_running(control_plane: ControlPlane, 
         assert running["status"]["podIP"]
         assert running["status"]["containerStatuses"][0]["ready"] is True
         control_plane.admin.delete(f"/api/v1/namespaces/{namespace}/pods/idle")
-        eventually(lambda: not pod_exists(control_plane, namespace, "idle"), timeout=30)
+        wait_until(lambda: not pod_exists(control_plane, namespace, "idle"), timeout=30)
 
 
 def test_helm_installs_a_chart_that_kubectl_sees(

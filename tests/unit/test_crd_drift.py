@@ -15,6 +15,7 @@ def test_generated_crd_copies_are_up_to_date():
 
 def test_every_copy_is_listed_and_parses_back():
     assert "crds/trainjob.dev_trainjobs.yaml" in GENERATED_COPIES
+    assert "charts/trainjob-operator/crds/trainjob.dev_trainjobs.yaml" in GENERATED_COPIES
     assert yaml.safe_load(render()) == crd_manifest()
 
 

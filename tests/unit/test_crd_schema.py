@@ -36,13 +36,24 @@ def full_manifest() -> dict[str, Any]:
         backend="nccl",
         masterPort=23456,
         resourcesPerNode={"limits": {"nvidia.com/gpu": 8, "memory": "64Gi", "cpu": "15500m"}},
-        env=[{"name": "NCCL_DEBUG", "value": "INFO"}, {"name": "TOKEN", "valueFrom": {"secretKeyRef": {}}}],
+        env=[
+            {"name": "NCCL_DEBUG", "value": "INFO"},
+            {"name": "TOKEN", "valueFrom": {"secretKeyRef": {"name": "creds", "key": "token"}}},
+        ],
         podTemplate={
             "labels": {"team": "vision", "kueue.x-k8s.io/queue-name": "gpus"},
             "annotations": {"note": "x"},
             "nodeSelector": {"gpu": "h100"},
             "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}],
-            "affinity": {"nodeAffinity": {"anything": ["goes"]}},
+            "affinity": {
+                "nodeAffinity": {
+                    "requiredDuringSchedulingIgnoredDuringExecution": {
+                        "nodeSelectorTerms": [
+                            {"matchExpressions": [{"key": "gpu", "operator": "In", "values": ["h100"]}]}
+                        ]
+                    }
+                }
+            },
             "volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": "data"}}],
             "volumeMounts": [{"name": "data", "mountPath": "/data"}],
             "priorityClassName": "high",
@@ -219,7 +230,7 @@ def test_status_written_by_operator_and_reporter_is_valid():
                     "message": "m"},
         "progress": {"epoch": 2, "totalEpochs": 5, "step": 10, "totalSteps": 100, "percent": 21.5,
                      "etaSeconds": 30, "samplesPerSecond": 1000.5, "lastUpdateTime": "2024-05-01T12:01:00Z"},
-        "metrics": {"loss": 0.5, "valLoss": 0.6, "lr": 0.1, "values": {"acc": 0.9, "anything": "kept"},
+        "metrics": {"loss": 0.5, "valLoss": 0.6, "lr": 0.1, "values": {"acc": 0.9, "epoch": 2},
                     "best": 0.6, "bestEpoch": 1, "monitor": "val_loss"},
         "earlyStopping": {"triggered": False, "reason": "", "message": "", "epoch": 2, "best": 0.6,
                           "wait": 1, "patience": 3},
@@ -238,6 +249,7 @@ def test_status_written_by_operator_and_reporter_is_valid():
         ({"conditions": [{"type": "Ready", "status": "True"}, {"type": "Ready", "status": "False"}]},
          "status.conditions[1]"),
         ({"progress": {"percent": "half"}}, "status.progress.percent"),
+        ({"metrics": {"values": {"acc": {"nested": 1}}}}, "status.metrics.values[acc]"),
     ],
 )  # fmt: skip
 def test_status_rejects(status, path):
@@ -273,6 +285,74 @@ def test_reserved_variables_cannot_be_set(variable):
     assert errors_at(errors, "spec.env[1].name") == [
         f"the variable {variable} is set by trainjob (the environment contract) and cannot be overridden"
     ]
+
+
+@pytest.mark.parametrize("variable", ["PET_RDZV_ENDPOINT", "PET_STANDALONE", "PET_MAX_RESTARTS"])
+def test_torchrun_options_cannot_be_set(variable):
+    [message] = errors_at(validate(manifest(env=[{"name": variable, "value": "x"}])), "spec.env[0].name")
+    assert message.startswith("PET_* variables are torchrun's options")
+
+
+@pytest.mark.parametrize(
+    ("name", "valid"), [("A_B", True), ("a.b-c d", True), ("A=B", False), ("A\nB", False)]
+)
+def test_env_names_are_printable_ascii_without_equals(name, valid):
+    errors = errors_at(validate(manifest(env=[{"name": name, "value": "x"}])), "spec.env[0].name")
+    assert (errors == []) is valid, errors
+
+
+@pytest.mark.parametrize(
+    ("image", "valid"),
+    [
+        ("python", True),
+        ("ghcr.io/trainjob/trainer:0.1.0", True),
+        ("localhost:5000/a/b_c__d-e", True),
+        ("Registry.Example.COM/team/train@sha256:" + "a" * 64, True),
+        ("registry.example.com/team/train:1.0@sha256:" + "0" * 64, True),
+        (" python", False),
+        ("ghcr.io/a b:1", False),
+        ("ghcr.io/Team/Train:1", False),
+        ("python:", False),
+        ("python;rm -rf /", False),
+    ],
+)
+def test_image_must_be_a_reference(image, valid):
+    assert (errors_at(validate(manifest(image=image)), "spec.image") == []) is valid
+
+
+@pytest.mark.parametrize(
+    ("template", "path"),
+    [
+        ({"labels": {"team": "has space"}}, "spec.podTemplate.labels[team]"),
+        ({"labels": {"bad key": "x"}}, "spec.podTemplate.labels"),
+        ({"annotations": {"/no-prefix": "x"}}, "spec.podTemplate.annotations"),
+        ({"nodeSelector": {"gpu": "x" * 64}}, "spec.podTemplate.nodeSelector[gpu]"),
+        ({"serviceAccountName": "Bad_Name"}, "spec.podTemplate.serviceAccountName"),
+        ({"priorityClassName": "high priority"}, "spec.podTemplate.priorityClassName"),
+    ],
+)
+def test_pod_metadata_and_names_follow_the_apiservers_rules(template, path):
+    assert errors_at(validate(manifest(podTemplate=template)), path)
+
+
+def test_metadata_follows_the_apiservers_rules():
+    body = manifest()
+    body["metadata"] |= {"labels": {"ok": "yes", "bad key": "v"}, "annotations": {"big": "x" * 300_000}}
+    paths = {error.path for error in validate(body)}
+    assert paths == {"metadata.labels[bad key]", "metadata.annotations"}
+
+
+def test_integers_beyond_int64_are_refused_not_crashed_on():
+    errors = validate(manifest(numNodes=2**70))
+    assert errors_at(errors, "spec.numNodes") == [f"must be a 64-bit integer (got {2**70})"]
+
+
+def test_unknown_fields_are_refused_at_any_depth():
+    deep: dict[str, Any] = {}
+    for _ in range(50):
+        deep = {"n": deep}
+    errors = validate(manifest(podTemplate={"affinity": {"nodeAffinity": deep}}))
+    assert [error.path for error in errors] == ["spec.podTemplate.affinity.nodeAffinity.n"]
 
 
 @pytest.mark.parametrize(
@@ -394,7 +474,8 @@ def walk(schema: dict[str, Any], path: str = "") -> list[tuple[str, dict[str, An
 
 def test_every_field_is_documented_and_structural():
     for path, node in walk(TRAINJOB_SCHEMA):
-        is_value_schema = path.endswith("[*]") and node == {"type": "string"}
+        # The items of a list and the values of a map are described by the list or map.
+        is_value_schema = path.endswith(("[*]", "[]")) and "properties" not in node
         undescribable = path == ".metadata"  # the apiserver forbids it
         assert is_value_schema or undescribable or node.get("description"), f"{path} has no description"
         assert "type" in node or node.get(openapi.INT_OR_STRING), f"{path} has no type"

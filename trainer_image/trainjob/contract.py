@@ -39,6 +39,13 @@ DEFAULT_MASTER_PORT = 29500
 #: checkpoints and exits 0 (`trainjob stop NAME` sets it to "true").
 STOP_ANNOTATION = "trainjob.dev/stop-requested"
 
+
+def stop_requested(trainjob: Mapping[str, Any]) -> bool:
+    """Whether the TrainJob carries the stop-request annotation set to "true"."""
+    annotations = trainjob.get("metadata", {}).get("annotations") or {}
+    return str(annotations.get(STOP_ANNOTATION, "")).strip().lower() == "true"
+
+
 #: Variables that carry a node's rank; in a pod they come from the Indexed Job completion index.
 NODE_RANK_VARIABLES = (NODE_RANK, PET_NODE_RANK)
 
@@ -65,6 +72,17 @@ RESERVED_VARIABLES = (
     TRAINJOB_CONFIG,
     TRAINJOB_STATUS_FILE,
 )
+
+#: torchrun reads every `PET_<OPTION>` variable as its `--option` (`PET_RDZV_ENDPOINT`,
+#: `PET_STANDALONE`, `PET_MAX_RESTARTS`, ...), so any of them could re-route the rendezvous: the
+#: whole prefix is reserved. Pass torchrun options as arguments instead.
+RESERVED_PREFIX = "PET_"
+
+
+def is_reserved(name: str) -> bool:
+    """Whether a variable belongs to the contract, so that a TrainJob's `spec.env` may not set it."""
+    return name in RESERVED_VARIABLES or name.startswith(RESERVED_PREFIX)
+
 
 #: The parts of a TrainJob spec that configure the trainer inside the worker.
 TRAINER_CONFIG_FIELDS = ("maxEpochs", "earlyStopping", "checkpoint")

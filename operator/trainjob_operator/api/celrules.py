@@ -55,13 +55,19 @@ def to_cel(value: Any, schema: Schema) -> Any:
         return celtypes.IntType(value)
     if type_ == "array":
         return celtypes.ListType([to_cel(entry, schema.get("items", {})) for entry in value])
-    if type_ == "object" and ("properties" in schema or isinstance(schema.get("additionalProperties"), dict)):
-        properties = schema.get("properties", {})
-        additional = schema.get("additionalProperties", {})
+    if type_ == "object" and isinstance(schema.get("additionalProperties"), dict):
+        additional = schema["additionalProperties"]
+        return celtypes.MapType(
+            {celtypes.StringType(key): to_cel(entry, additional) for key, entry in value.items()}
+        )
+    if type_ == "object" and "properties" in schema:
+        # Unknown fields are pruned before the rules run: a rule never sees them.
+        properties = schema["properties"]
         return celtypes.MapType(
             {
-                celtypes.StringType(key): to_cel(entry, properties.get(key, additional))
+                celtypes.StringType(key): to_cel(entry, properties[key])
                 for key, entry in value.items()
+                if key in properties
             }
         )
     return celpy.json_to_cel(value)

@@ -1,40 +1,24 @@
-"""Schemas of the core/v1 types a TrainJob embeds, as much of them as is worth validating.
+"""Schemas of the core/v1 types a TrainJob embeds.
 
-Types that are large and validated again by the apiserver when the operator creates the Job
-(affinity, volume sources, the rarer security fields) keep unknown fields instead of spelling
-out every one of them.
+The small ones are written here with this project's descriptions and bounds; the large ones
+(affinity, volume sources, env sources, security contexts) come from the apiserver's own OpenAPI
+(`coretypes`). No part of a TrainJob keeps unknown fields, so its depth is bounded.
 """
 
 from __future__ import annotations
 
-from trainjob_operator.api.openapi import (
-    Schema,
-    array,
-    boolean,
-    free_form,
-    int_or_string,
-    integer,
-    map_of,
-    obj,
-    string,
-)
+from trainjob_operator.api.coretypes import QUANTITY_PATTERN, core_type, quantity
+from trainjob_operator.api.openapi import Schema, array, boolean, integer, map_of, obj, string
 
-#: A Kubernetes resource quantity (`2`, `500m`, `16Gi`, `1e3`), as the apiserver parses it.
-QUANTITY_PATTERN = (
-    r"^(\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))"
-    r"(([KMGTPE]i)|[numkMGTPE]|([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$"
-)
 DNS_LABEL_PATTERN = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+#: The longest argument or environment value: Linux refuses a single one over 128 KiB
+#: (MAX_ARG_STRLEN) when it starts the worker, and a character takes up to 4 bytes.
+MAX_ARGUMENT = 32 * 1024
 #: What the patterns mean, for error messages.
 PATTERN_DESCRIPTIONS = {
     QUANTITY_PATTERN: "a resource quantity such as 2, 500m or 16Gi",
     DNS_LABEL_PATTERN: "a DNS label: lowercase letters, digits and '-', at most 63",
 }
-
-
-def quantity(description: str) -> Schema:
-    """A resource quantity: an integer or a string such as `500m` or `16Gi`."""
-    return int_or_string(description, pattern=QUANTITY_PATTERN)
 
 
 def resource_requirements(description: str) -> Schema:
@@ -74,10 +58,14 @@ def env_var(description: str) -> Schema:
         description,
         {
             "name": string("The variable's name.", min_length=1, max_length=256),
-            "value": string("The variable's value; `$(OTHER)` expands earlier variables, as in any pod."),
-            "valueFrom": free_form(
+            "value": string(
+                "The variable's value; `$(OTHER)` expands earlier variables, as in any pod.",
+                max_length=MAX_ARGUMENT,
+            ),
+            "valueFrom": core_type(
+                "EnvVarSource",
                 "Where the value comes from instead: `fieldRef`, `resourceFieldRef`, `configMapKeyRef` "
-                "or `secretKeyRef` (core/v1 EnvVarSource)."
+                "or `secretKeyRef` (core/v1 EnvVarSource).",
             ),
         },
         required=["name"],
@@ -104,17 +92,11 @@ def toleration(description: str) -> Schema:
 
 
 def volume(description: str) -> Schema:
-    """core/v1 Volume: the name is checked, the source is passed on as given."""
-    return obj(
-        description,
-        {
-            "name": string(
-                "The volume's name, referenced by `volumeMounts`.", pattern=DNS_LABEL_PATTERN, max_length=63
-            )
-        },
-        required=["name"],
-        preserve_unknown=True,
+    """core/v1 Volume, with the name bounded as the volumeMounts rule needs."""
+    name = string(
+        "The volume's name, referenced by `volumeMounts`.", pattern=DNS_LABEL_PATTERN, max_length=63
     )
+    return core_type("Volume", description, {"name": name})
 
 
 def volume_mount(description: str) -> Schema:
@@ -145,67 +127,35 @@ def local_object_reference(description: str) -> Schema:
     return obj(description, {"name": string("The referenced object's name.")}, required=["name"])
 
 
-def seccomp_profile(description: str) -> Schema:
-    """core/v1 SeccompProfile."""
-    return obj(
-        description,
-        {
-            "type": string("The kind of profile.", enum=["RuntimeDefault", "Unconfined", "Localhost"]),
-            "localhostProfile": string("The profile file on the node, for `Localhost`."),
-        },
-        required=["type"],
-    )
+#: The largest user or group ID Kubernetes accepts.
+MAX_ID = 2**31 - 1
 
 
 def _identity_fields() -> dict[str, Schema]:
-    """The user, group and seccomp fields that pod and container security contexts share."""
+    """The user and group fields that pod and container security contexts share, bounded as the API is."""
     return {
-        "runAsUser": integer("The UID the processes run as.", minimum=0),
-        "runAsGroup": integer("The GID the processes run as.", minimum=0),
-        "runAsNonRoot": boolean("Refuse to start a container whose user is root."),
-        "seccompProfile": seccomp_profile("The seccomp profile; trainjob's default is RuntimeDefault."),
+        "runAsUser": integer("The UID the processes run as.", minimum=0, maximum=MAX_ID),
+        "runAsGroup": integer("The GID the processes run as.", minimum=0, maximum=MAX_ID),
     }
 
 
 def pod_security_context(description: str) -> Schema:
-    """core/v1 PodSecurityContext; the rarer fields are passed on as given."""
-    return obj(
+    """core/v1 PodSecurityContext."""
+    return core_type(
+        "PodSecurityContext",
         description,
         {
             **_identity_fields(),
-            "fsGroup": integer("The group that owns mounted volumes.", minimum=0),
-            "fsGroupChangePolicy": string(
-                "When to change volume ownership.", enum=["OnRootMismatch", "Always"]
-            ),
-            "supplementalGroups": array("Extra groups of the processes.", integer("A GID.", minimum=0)),
+            "fsGroup": integer("The group that owns mounted volumes.", minimum=0, maximum=MAX_ID),
         },
-        preserve_unknown=True,
     )
 
 
 def security_context(description: str) -> Schema:
-    """core/v1 SecurityContext (of a container); the rarer fields are passed on as given."""
-    return obj(
-        description,
-        {
-            **_identity_fields(),
-            "allowPrivilegeEscalation": boolean(
-                "Whether a process may gain more privileges than its parent."
-            ),
-            "privileged": boolean("Run the container privileged."),
-            "readOnlyRootFilesystem": boolean("Mount the container's root filesystem read-only."),
-            "capabilities": obj(
-                "Linux capabilities to add to or drop from the default set.",
-                {
-                    "add": array("Capabilities to add.", string("A capability, e.g. `IPC_LOCK`.")),
-                    "drop": array("Capabilities to drop; `ALL` drops every one.", string("A capability.")),
-                },
-            ),
-        },
-        preserve_unknown=True,
-    )
+    """core/v1 SecurityContext (of a container)."""
+    return core_type("SecurityContext", description, _identity_fields())
 
 
 def affinity(description: str) -> Schema:
-    """core/v1 Affinity, passed on as given (the apiserver validates it with the Job)."""
-    return free_form(description)
+    """core/v1 Affinity."""
+    return core_type("Affinity", description)

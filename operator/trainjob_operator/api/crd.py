@@ -27,8 +27,11 @@ from trainjob_operator.api.names import (
 from trainjob_operator.api.schema import TRAINJOB_SCHEMA
 
 CRD_NAME = f"{PLURAL}.{GROUP}"
-#: Where the CRD is kept in the repository, relative to its root; add the Helm chart's copy here.
-GENERATED_COPIES: tuple[str, ...] = (f"crds/{GROUP}_{PLURAL}.yaml",)
+#: Where the CRD is kept in the repository, relative to its root: `crds/` and the Helm chart's copy.
+GENERATED_COPIES: tuple[str, ...] = (
+    f"crds/{GROUP}_{PLURAL}.yaml",
+    f"charts/trainjob-operator/crds/{GROUP}_{PLURAL}.yaml",
+)
 HEADER = (
     "# Generated from operator/trainjob_operator/api/schema.py by hack/gen_crd.py: do not edit.\n"
     f"# {API_VERSION} {KIND}\n"

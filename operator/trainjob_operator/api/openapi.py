@@ -108,13 +108,17 @@ def obj(
 
 
 def string_map(
-    description: str, *, max_properties: int | None = None, rules: Sequence[Schema] = ()
+    description: str,
+    *,
+    max_properties: int | None = None,
+    rules: Sequence[Schema] = (),
+    values: Schema | None = None,
 ) -> Schema:
-    """A map of strings to strings (labels, annotations, node selectors)."""
+    """A map of strings to strings (labels, annotations, node selectors); `values` bounds the values."""
     return _schema(
         description,
         type="object",
-        additionalProperties={"type": "string"},
+        additionalProperties=values or {"type": "string"},
         maxProperties=max_properties,
         **{VALIDATIONS: list(rules) or None},
     )

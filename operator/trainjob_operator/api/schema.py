@@ -6,8 +6,9 @@ The CRD (`crd.py`), defaulting and the local validator (`validation.py`) are all
 
 from __future__ import annotations
 
-from trainjob.contract import DEFAULT_MASTER_PORT, RESERVED_VARIABLES
+from trainjob.contract import DEFAULT_MASTER_PORT, RESERVED_PREFIX, RESERVED_VARIABLES
 from trainjob_operator.api import corev1
+from trainjob_operator.api.corev1 import MAX_ARGUMENT
 from trainjob_operator.api.enums import (
     CONDITION_STATUSES,
     PULL_POLICIES,
@@ -23,12 +24,20 @@ from trainjob_operator.api.names import (
     MAX_PROC_PER_NODE,
     PREFIX,
 )
+from trainjob_operator.api.objectmeta import (
+    DNS_SUBDOMAIN,
+    LABEL_VALUE,
+    MAX_DNS_SUBDOMAIN,
+    MAX_LABEL_VALUE,
+    MAX_QUALIFIED_NAME,
+    QUALIFIED_NAME,
+)
 from trainjob_operator.api.openapi import (
     Schema,
     array,
     boolean,
-    free_form,
     integer,
+    map_of,
     number,
     obj,
     rule,
@@ -42,6 +51,19 @@ from trainjob_operator.api.openapi import (
 MAX_LIST = 64
 MAX_ENV = 256
 MAX_STRING = 4096
+MAX_MAP = 128
+MAX_ARGS = 1024
+#: Counts are int32 in Kubernetes' own APIs; the same bound keeps every count sane here.
+MAX_COUNT = 2**31 - 1
+#: An image reference as the container runtime parses it (distribution/reference): an optional
+#: registry host (any case) and port, a lowercase repository path, an optional tag and digest.
+IMAGE_REFERENCE = (
+    "^(([a-zA-Z0-9]|[a-zA-Z0-9][-a-zA-Z0-9]*[a-zA-Z0-9])([.]([a-zA-Z0-9]|[a-zA-Z0-9][-a-zA-Z0-9]*[a-zA-Z0-9]))*"
+    "(:[0-9]+)?/)?"
+    "[a-z0-9]+(([.]|_|__|-+)[a-z0-9]+)*(/[a-z0-9]+(([.]|_|__|-+)[a-z0-9]+)*)*"
+    "(:[A-Za-z0-9_][-A-Za-z0-9_.]{0,127})?"
+    "(@[A-Za-z][A-Za-z0-9]*([-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$"
+)
 
 #: Spec fields that cannot change while the workers run (`status.startTime` is set).
 IMMUTABLE_ONCE_STARTED = ("image", "command", "numNodes", "numProcPerNode", "backend")
@@ -50,6 +72,26 @@ IMMUTABLE_ONCE_STARTED = ("image", "command", "numNodes", "numProcPerNode", "bac
 def _cel_strings(values: tuple[str, ...]) -> str:
     """A CEL list literal of strings."""
     return "[" + ", ".join(f"'{value}'" for value in values) + "]"
+
+
+def _keys_rule(what: str) -> Schema:
+    """Every key of a map is a label or annotation key, as the apiserver requires of pod metadata."""
+    return rule(
+        f"self.all(key, key.size() <= {MAX_QUALIFIED_NAME} && key.matches('{QUALIFIED_NAME}'))",
+        f"{what} keys must be qualified names: an optional DNS subdomain prefix and '/', then at most 63 "
+        "alphanumeric characters, '-', '_' or '.', starting and ending with an alphanumeric character",
+        reason="FieldValueInvalid",
+    )
+
+
+def _label_values(description: str) -> Schema:
+    """A label value (labels and node selectors)."""
+    return string(description, max_length=MAX_LABEL_VALUE, pattern=LABEL_VALUE)
+
+
+def _dns_subdomain(description: str) -> Schema:
+    """The name of an object that must be a DNS subdomain (a ServiceAccount, a PriorityClass)."""
+    return string(description, max_length=MAX_DNS_SUBDOMAIN, pattern=DNS_SUBDOMAIN)
 
 
 ENV_VAR = with_rules(
@@ -62,6 +104,19 @@ ENV_VAR = with_rules(
         field_path=".name",
         reason="FieldValueForbidden",
     ),
+    rule(
+        f"self.name in {_cel_strings(RESERVED_VARIABLES)} || !self.name.startsWith('{RESERVED_PREFIX}')",
+        f"{RESERVED_PREFIX}* variables are torchrun's options, which trainjob sets for the rendezvous: "
+        "pass torchrun options as arguments instead",
+        field_path=".name",
+        reason="FieldValueForbidden",
+    ),
+    rule(
+        "self.name.matches('^[ -<>-~]+$')",
+        "a valid environment variable name must consist only of printable ASCII characters other than '='",
+        field_path=".name",
+        reason="FieldValueInvalid",
+    ),
 )
 
 POD_TEMPLATE = obj(
@@ -70,17 +125,26 @@ POD_TEMPLATE = obj(
     {
         "labels": string_map(
             "Labels of the worker pods, added to the operator's own.",
-            max_properties=128,
+            max_properties=MAX_MAP,
+            values=_label_values("A label value."),
             rules=[
                 rule(
                     f"self.all(key, !key.startsWith('{PREFIX}/'))",
                     f"labels with the {PREFIX}/ prefix are set by the operator",
                     reason="FieldValueForbidden",
-                )
+                ),
+                _keys_rule("label"),
             ],
         ),
-        "annotations": string_map("Annotations of the worker pods."),
-        "nodeSelector": string_map("Node labels a worker's node must have."),
+        "annotations": string_map(
+            "Annotations of the worker pods.", max_properties=MAX_MAP, rules=[_keys_rule("annotation")]
+        ),
+        "nodeSelector": string_map(
+            "Node labels a worker's node must have.",
+            max_properties=MAX_MAP,
+            values=_label_values("The label's value."),
+            rules=[_keys_rule("node label")],
+        ),
         "tolerations": array(
             "Taints the workers tolerate (for example of GPU nodes).",
             corev1.toleration("A toleration."),
@@ -102,13 +166,14 @@ POD_TEMPLATE = obj(
             list_type="map",
             map_keys=["mountPath"],
         ),
-        "priorityClassName": string("The PriorityClass of the worker pods."),
+        "priorityClassName": _dns_subdomain("The PriorityClass of the worker pods."),
         "terminationGracePeriodSeconds": integer(
             "How long a worker may take to stop after SIGTERM (a deletion, a group restart, a stop) "
             "before it is killed; the trainer checkpoints in that time. Kubernetes' default: 30.",
             minimum=0,
+            maximum=MAX_COUNT,
         ),
-        "serviceAccountName": string(
+        "serviceAccountName": _dns_subdomain(
             "The ServiceAccount the user's code runs as. By default the workers run as the per-job "
             "ServiceAccount `<name>-reporter`; when this is set, the operator binds the reporter's Role "
             "to this account too, so that the status reporter keeps working."
@@ -145,6 +210,7 @@ RUN_POLICY = obj(
             "How many times the whole group of workers is restarted after a worker fails (DDP cannot "
             "survive a lost rank). The count is kept in `status.restarts` and never reset.",
             minimum=0,
+            maximum=MAX_COUNT,
             default=0,
         ),
         "activeDeadlineSeconds": integer(
@@ -160,9 +226,12 @@ RUN_POLICY = obj(
             "status interval (10 s by default), the workers' start-up (imports, data loading, resuming "
             "from a checkpoint) and any apiserver outage to ride out. Unset: no deadline.",
             minimum=1,
+            maximum=MAX_COUNT,
         ),
         "ttlSecondsAfterFinished": integer(
-            "Delete the TrainJob (and so its children) this many seconds after it finished.", minimum=0
+            "Delete the TrainJob (and so its children) this many seconds after it finished.",
+            minimum=0,
+            maximum=MAX_COUNT,
         ),
         "suspend": boolean(
             "Suspend the workers (their pods are deleted) until set back to false. A queue such as Kueue "
@@ -182,12 +251,17 @@ RUN_POLICY = obj(
 EARLY_STOPPING = obj(
     "Stop training when the monitored metric stops improving; decided by all ranks together.",
     {
-        "monitor": string("The metric to watch, as the training script reports it.", default="val_loss"),
+        "monitor": string(
+            "The metric to watch, as the training script reports it.", max_length=256, default="val_loss"
+        ),
         "mode": string(
             "Whether smaller (`min`) or larger (`max`) is better.", enum=list(Mode), default=Mode.MIN
         ),
         "patience": integer(
-            "How many epochs without improvement to wait before stopping.", minimum=0, default=3
+            "How many epochs without improvement to wait before stopping.",
+            minimum=0,
+            maximum=MAX_COUNT,
+            default=3,
         ),
         "minDelta": number("The smallest change that counts as an improvement.", minimum=0, default=0),
         "stoppingThreshold": number("Stop as soon as the metric is at least this good."),
@@ -212,9 +286,14 @@ CHECKPOINT = obj(
         "path": string(
             "The directory of the checkpoints, for example on a volume from `podTemplate.volumes`.",
             min_length=1,
+            max_length=MAX_STRING,
         ),
-        "everyEpochs": integer("Save a checkpoint every this many epochs.", minimum=1, default=1),
-        "keepLast": integer("How many of the newest checkpoints to keep.", minimum=1, default=3),
+        "everyEpochs": integer(
+            "Save a checkpoint every this many epochs.", minimum=1, maximum=MAX_COUNT, default=1
+        ),
+        "keepLast": integer(
+            "How many of the newest checkpoints to keep.", minimum=1, maximum=MAX_COUNT, default=3
+        ),
         "resume": boolean(
             "Resume from the latest checkpoint in `path` when the workers start.", default=True
         ),
@@ -225,10 +304,18 @@ CHECKPOINT = obj(
 SPEC = obj(
     "The desired training run.",
     {
-        "image": string(
-            "The worker image; it contains the training code and the trainjob library.",
-            min_length=1,
-            max_length=MAX_STRING,
+        "image": with_rules(
+            string(
+                "The worker image; it contains the training code and the trainjob library.",
+                min_length=1,
+                max_length=MAX_STRING,
+            ),
+            rule(
+                f"self.matches('{IMAGE_REFERENCE}')",
+                "must be an image reference such as registry.example.com/team/trainer:1.0 (a lowercase "
+                "repository path, an optional :tag and @digest, no spaces)",
+                reason="FieldValueInvalid",
+            ),
         ),
         "imagePullPolicy": string("When to pull the image.", enum=PULL_POLICIES),
         "command": array(
@@ -239,8 +326,12 @@ SPEC = obj(
             min_items=1,
             max_items=MAX_LIST,
         ),
-        "args": array("Arguments appended to the command.", string("An argument.")),
-        "workingDir": string("The worker container's working directory."),
+        "args": array(
+            "Arguments appended to the command, passed as they are (no shell).",
+            string("An argument.", max_length=MAX_ARGUMENT),
+            max_items=MAX_ARGS,
+        ),
+        "workingDir": string("The worker container's working directory.", max_length=MAX_STRING),
         "numNodes": integer(
             "How many worker pods (nodes) train together.", minimum=1, maximum=MAX_NODES, default=1
         ),
@@ -336,7 +427,7 @@ METRICS = obj(
         "loss": number("The latest training loss."),
         "valLoss": number("The latest validation loss."),
         "lr": number("The current learning rate."),
-        "values": free_form("Every reported metric by name (numbers)."),
+        "values": map_of("Every reported metric by name.", number("A metric's latest value.")),
         "best": number("The best value of the monitored metric so far."),
         "bestEpoch": integer("The epoch of the best value.", minimum=0),
         "monitor": string("The metric `best` refers to."),

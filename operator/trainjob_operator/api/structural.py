@@ -140,7 +140,14 @@ def _is_date_time(value: str) -> bool:
     return "T" in value.upper()
 
 
+#: The range of `format: int64` (every integer of the schema is one).
+INT64 = (-(2**63), 2**63 - 1)
+
+
 def _number_problems(value: float, schema: Schema, path: str) -> Iterator[Problem]:
+    if schema.get("type") == "integer" and not INT64[0] <= value <= INT64[1]:
+        yield Problem(path, f"must be a 64-bit integer (got {_show(value)})", blocking=True)
+        return
     if "minimum" in schema and value < schema["minimum"]:
         yield Problem(path, f"must be at least {schema['minimum']} (got {_show(value)})")
     if "maximum" in schema and value > schema["maximum"]:

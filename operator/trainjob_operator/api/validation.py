@@ -14,6 +14,7 @@ from typing import Any
 from trainjob_operator.api.celrules import RuleFailure, check_rules
 from trainjob_operator.api.defaulting import apply_defaults
 from trainjob_operator.api.names import API_VERSION, KIND
+from trainjob_operator.api.objectmeta import metadata_problems
 from trainjob_operator.api.openapi import LIST_MAP_KEYS, LIST_TYPE, Schema
 from trainjob_operator.api.paths import child, item
 from trainjob_operator.api.schema import TRAINJOB_SCHEMA
@@ -63,10 +64,10 @@ def _identity_errors(manifest: Mapping[str, Any]) -> list[FieldError]:
     if not isinstance(metadata.get("name"), str) and not isinstance(metadata.get("generateName"), str):
         errors.append(FieldError("metadata.name", "is required"))
     for key in ("labels", "annotations"):
-        entries = metadata.get(key, {})
+        entries = metadata.get(key) or {}
         if not isinstance(entries, Mapping) or not all(isinstance(entry, str) for entry in entries.values()):
-            errors.append(FieldError(f"metadata.{key}", "must map strings to strings"))
-    return errors
+            return [*errors, FieldError(f"metadata.{key}", "must map strings to strings")]
+    return errors + [FieldError(path, problem) for path, problem in metadata_problems(metadata)]
 
 
 def _validate(value: Any, old: Any, schema: Schema, path: str) -> list[FieldError]:

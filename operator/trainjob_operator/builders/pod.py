@@ -1,8 +1,17 @@
 """The worker pod template: the user's command and podTemplate, the contract, secure defaults.
 
 Nothing of the user's podTemplate is dropped. Labels and annotations are added to the operator's
-own; the security contexts are merged over restricted defaults (the user's values win, nested
-objects are merged key by key); the other fields are used as given.
+own; the other fields are used as given.
+
+Security: the pods meet the Pod Security Standard "restricted" by default (run as non-root,
+seccomp RuntimeDefault, no privilege escalation, every capability dropped). The user's security
+contexts are merged over these defaults, key by key, and what the user sets explicitly wins
+(`runAsNonRoot: false`, `privileged: true`, `capabilities.add: [IPC_LOCK]` for RDMA, ...): the
+namespace's Pod Security level, enforced by the apiserver's admission when the Job controller
+creates the pods, decides whether that is allowed, and a refusal fails the TrainJob with reason
+PodSecurityViolation (see `planner`). The one thing that cannot be lost by accident is
+`capabilities.drop: [ALL]`: the user's drop list is added to it, never put in its place, so
+capabilities are granted only by naming them in `capabilities.add`.
 """
 
 from __future__ import annotations
@@ -51,11 +60,17 @@ def merge(defaults: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str
 
 
 def container_security_context(user: Mapping[str, Any]) -> dict[str, Any]:
-    """The worker container's security context; a privileged container may escalate (the API requires it)."""
+    """The worker container's security context; a privileged container may escalate (the API requires it).
+
+    Every capability stays dropped whatever the user's `capabilities.drop` says.
+    """
     defaults = dict(CONTAINER_SECURITY_DEFAULTS)
     if user.get("privileged"):
         defaults.pop("allowPrivilegeEscalation")
-    return merge(defaults, user)
+    context = merge(defaults, user)
+    dropped = [*CONTAINER_SECURITY_DEFAULTS["capabilities"]["drop"], *context["capabilities"].get("drop", ())]
+    context["capabilities"] = {**context["capabilities"], "drop": list(dict.fromkeys(dropped))}
+    return context
 
 
 def worker_container(trainjob: Body) -> dict[str, Any]:

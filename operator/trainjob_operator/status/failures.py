@@ -41,6 +41,13 @@ DISRUPTION_CONDITION = "DisruptionTarget"
 POD_FAILED_JOB_REASON = "BackoffLimitExceeded"
 #: The reason of a failure whose pod was gone before it could be read.
 WORKER_LOST = "WorkerLost"
+#: How Pod Security admission words a refusal ("pods ... is forbidden: violates PodSecurity ...").
+POD_SECURITY_REFUSAL = "violates PodSecurity"
+#: Why the workers cannot start, when no retry can help: the spec itself must change.
+UNRECOVERABLE_REASONS = frozenset({"PodSecurityViolation"})
+#: The Job controller's Event when it cannot create a pod, and how its message starts.
+FAILED_CREATE = "FailedCreate"
+FAILED_CREATE_PREFIX = "Error creating: "
 
 
 @dataclass(frozen=True)
@@ -66,7 +73,10 @@ class WorkerFailure:
 
     def describe_waiting(self) -> str:
         """One sentence for a worker that cannot start."""
-        who = f"worker {self.worker} (pod {self.pod})" if self.worker is not None else f"pod {self.pod}"
+        if self.worker is not None:
+            who = f"worker {self.worker} (pod {self.pod})"
+        else:
+            who = f"pod {self.pod}" if self.pod else "the workers"
         return f"{who} cannot start: {self.reason}" + (f": {self.message}" if self.message else "")
 
     def as_status(self) -> dict[str, Any]:
@@ -170,3 +180,14 @@ def waiting_problem(pods: Sequence[Body]) -> WorkerFailure | None:
     """The first worker (by index) that cannot start, or None."""
     problems = [problem for pod in pods if (problem := _waiting_problem(pod)) is not None]
     return min(problems, key=lambda problem: problem.worker or 0) if problems else None
+
+
+def creation_problem(message: str) -> WorkerFailure:
+    """Why the Job controller cannot create the worker pods, from the message of its FailedCreate Event.
+
+    A refusal by Pod Security admission is `PodSecurityViolation` (unrecoverable: the namespace
+    enforces a level the pod template breaks); anything else (a quota, a missing ServiceAccount)
+    is `FailedCreate`, which the Job controller keeps retrying.
+    """
+    reason = "PodSecurityViolation" if POD_SECURITY_REFUSAL in message else FAILED_CREATE
+    return WorkerFailure(reason, message.removeprefix(FAILED_CREATE_PREFIX))

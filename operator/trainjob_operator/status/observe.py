@@ -8,7 +8,7 @@ from enum import Enum
 from typing import Any
 
 from trainjob_operator.api.names import ANNOTATION_SUSPEND, ANNOTATION_TEMPLATE_HASH, LABEL_ATTEMPT
-from trainjob_operator.status.failures import WorkerFailure, first_failure, waiting_problem
+from trainjob_operator.status.failures import WorkerFailure, creation_problem, first_failure, waiting_problem
 
 Body = Mapping[str, Any]
 
@@ -74,13 +74,42 @@ def _controller_uid(job: Body) -> str | None:
     return None
 
 
+def _live_pods(pods: Sequence[Body], attempt: int) -> list[Body]:
+    return [
+        pod
+        for pod in pods
+        if _is_current_pod(pod, attempt) and not pod.get("metadata", {}).get("deletionTimestamp")
+    ]
+
+
+def awaits_pods(job: Body | None, pods: Sequence[Body], *, attempt: int, nodes: int) -> bool:
+    """Whether the Job of attempt `attempt` is active and still lacks some of its `nodes` pods.
+
+    Only then can the Job controller's FailedCreate Events explain why workers are missing.
+    """
+    if job is None or job.get("metadata", {}).get("deletionTimestamp") or job.get("spec", {}).get("suspend"):
+        return False
+    if (job.get("metadata", {}).get("labels") or {}).get(LABEL_ATTEMPT) != str(attempt):
+        return False
+    finished = _condition(job, "Failed", "FailureTarget", "Complete") is not None
+    return not finished and len(_live_pods(pods, attempt)) < nodes
+
+
 def observe(
-    job: Body | None, pods: Sequence[Body], *, owner_uid: str, attempt: int, template_hash: str, nodes: int
+    job: Body | None,
+    pods: Sequence[Body],
+    *,
+    owner_uid: str,
+    attempt: int,
+    template_hash: str,
+    nodes: int,
+    creation_error: str | None = None,
 ) -> Observation:
     """Reduce the Job and the TrainJob's pods to one state, for attempt `attempt` of a `nodes`-worker job.
 
     `owner_uid` is the TrainJob's uid; `template_hash` is what the Job should carry for the
-    current spec (see `builders.job`).
+    current spec (see `builders.job`); `creation_error` is the message of the Job controller's
+    latest FailedCreate Event, when pods are missing (see `awaits_pods`).
     """
     if job is None:
         return Observation(JobState.MISSING, _counts({}, nodes))
@@ -93,12 +122,7 @@ def observe(
         return Observation(JobState.STALE, _counts({}, nodes))
     status = job.get("status", {})
     current = [pod for pod in pods if _is_current_pod(pod, attempt)]
-    running = sum(
-        1
-        for pod in current
-        if pod.get("status", {}).get("phase") == "Running"
-        and not pod.get("metadata", {}).get("deletionTimestamp")
-    )
+    running = sum(1 for pod in _live_pods(pods, attempt) if pod.get("status", {}).get("phase") == "Running")
     # A worker that exited 0 counts as done at once, before the Job controller counts it.
     done = sum(1 for pod in current if pod.get("status", {}).get("phase") == "Succeeded")
     common: dict[str, Any] = {
@@ -124,7 +148,10 @@ def observe(
         return Observation(JobState.SUSPENDED, **common)
     if running + max(done, common["workers"]["succeeded"]) >= nodes:
         return Observation(JobState.RUNNING, **common)
-    return Observation(JobState.STARTING, failure=waiting_problem(current), **common)
+    problem = waiting_problem(current)
+    if problem is None and creation_error is not None:
+        problem = creation_problem(creation_error)
+    return Observation(JobState.STARTING, failure=problem, **common)
 
 
 def _counts(status: Body, nodes: int) -> dict[str, int]:

@@ -52,11 +52,13 @@ class World:
         self.deleted_pods: list[str] = []
         self.trainjob_deleted = False
         self.now = T0
+        #: The message of the Job controller's latest FailedCreate Event, while pods are missing.
+        self.failed_create: str | None = None
 
     # --- the operator ---------------------------------------------------------------------------
     def reconcile(self, seconds: float = 1) -> Plan:
         self.now += datetime.timedelta(seconds=seconds)
-        result = plan(self.trainjob, self.job, self.pods, self.now)
+        result = plan(self.trainjob, self.job, self.pods, self.now, self.failed_create)
         self.apply(result)
         return result
 

@@ -146,6 +146,27 @@ def test_user_security_contexts_merge_over_the_defaults(trainjob_factory):
     assert "allowPrivilegeEscalation" not in container(privileged)["securityContext"]
 
 
+@pytest.mark.parametrize("drop", [[], ["NET_RAW"], ["ALL", "NET_RAW"]])
+def test_every_capability_stays_dropped_whatever_the_user_drops(trainjob_factory, drop):
+    trainjob = trainjob_factory(podTemplate={"containerSecurityContext": {"capabilities": {"drop": drop}}})
+    assert (
+        container(trainjob)["securityContext"]["capabilities"]["drop"] == ["ALL", "NET_RAW"][: 1 + bool(drop)]
+    )
+
+
+def test_the_defaults_meet_the_restricted_pod_security_standard(trainjob_factory):
+    """The checks of the restricted profile that depend on the pod template (pod-security-admission)."""
+    spec = pod_template(trainjob_factory(numProcPerNode=4), 0)["spec"]
+    assert not {"hostNetwork", "hostPID", "hostIPC", "volumes"} & set(spec)
+    assert spec["securityContext"]["runAsNonRoot"] is True
+    assert spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    [worker] = spec["containers"]
+    context = worker["securityContext"]
+    assert context["allowPrivilegeEscalation"] is False and not context.get("privileged")
+    assert context["capabilities"] == {"drop": ["ALL"]}
+    assert all("hostPort" not in port for port in worker["ports"])
+
+
 def test_merge():
     assert merge({"a": {"b": 1, "c": 2}, "d": [1]}, {"a": {"c": 3}, "d": [2]}) == {
         "a": {"b": 1, "c": 3},

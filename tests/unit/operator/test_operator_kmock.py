@@ -55,7 +55,7 @@ def kubeconfig(kmock, tmp_path, monkeypatch):
     return path
 
 
-async def eventually(check, timeout=15.0):
+async def wait_until(check, timeout=15.0):
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
         with contextlib.suppress(KeyError, TypeError, AssertionError):
@@ -84,9 +84,9 @@ async def test_the_operator_creates_the_workers_and_serves_metrics(kmock, kubeco
             "metadata": {"name": "mnist", "namespace": "ml", "uid": "uid-1", "generation": 1},
             "spec": {"image": "example.com/train:1", "command": ["python", "train.py"], "maxEpochs": 2},
         }
-        job = await eventually(lambda: kmock.objects[JOBS, "ml", "mnist"].raw)
+        job = await wait_until(lambda: kmock.objects[JOBS, "ml", "mnist"].raw)
         assert job["metadata"]["ownerReferences"][0]["uid"] == "uid-1"
-        status = await eventually(lambda: kmock.objects[TRAINJOBS, "ml", "mnist"].raw["status"])
+        status = await wait_until(lambda: kmock.objects[TRAINJOBS, "ml", "mnist"].raw["status"])
         assert status["phase"] == "Created"
         async with (
             aiohttp.ClientSession() as session,

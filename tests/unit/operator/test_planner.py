@@ -4,7 +4,8 @@ import datetime
 
 import pytest
 
-from trainjob_operator.planner import BACKGROUND, FOREGROUND, failed_to_create, plan
+from trainjob_operator.planner import BACKGROUND, FOREGROUND, Plan, failed_to_create, plan
+from trainjob_operator.status.observe import awaits_pods
 from trainjob_operator.timing import remaining_deadline
 
 
@@ -294,6 +295,62 @@ def test_unschedulable_workers_are_reported(world_factory):
         world.condition("Ready")["message"]
         == "worker 0 (pod mnist-0-a0) cannot start: Unschedulable: 0/3 nodes: no GPU"
     )
+
+
+FORBIDDEN = (
+    'Error creating: pods "mnist-0-x7k2p" is forbidden: violates PodSecurity "restricted:latest": '
+    'privileged (container "worker" must not set securityContext.privileged=true)'
+)
+
+
+def test_pods_forbidden_by_pod_security_fail_the_job_and_stop_the_job_controller(world_factory):
+    world = world_factory(numNodes=2)
+    world.reconcile()
+    world.failed_create = FORBIDDEN
+    result = world.reconcile()
+    assert world.phase == "Failed" and result.delete_job == BACKGROUND and world.job is None
+    failed = world.condition("Failed")
+    assert failed["reason"] == "PodSecurityViolation"
+    assert failed["message"] == (
+        'the workers cannot start: PodSecurityViolation: pods "mnist-0-x7k2p" is forbidden: violates '
+        'PodSecurity "restricted:latest": privileged (container "worker" must not set '
+        "securityContext.privileged=true); change the spec and create the TrainJob again"
+    )
+    assert world.status["failure"]["reason"] == "PodSecurityViolation"
+    assert world.holds("Stalled") and world.events[-1][:2] == ("Warning", "PodSecurityViolation")
+    assert world.reconcile() == Plan(), "a failed job is left alone"
+
+
+def test_other_pod_creation_errors_are_reported_while_waiting(world_factory):
+    world = world_factory()
+    world.reconcile()
+    world.failed_create = 'Error creating: pods "mnist-0-x" is forbidden: exceeded quota: compute'
+    world.reconcile()
+    assert world.phase == "Created"
+    ready = world.condition("Ready")
+    assert (ready["reason"], ready["message"]) == (
+        "FailedCreate",
+        'the workers cannot start: FailedCreate: pods "mnist-0-x" is forbidden: exceeded quota: compute',
+    )
+    world.failed_create = None
+    world.start_pods()
+    world.reconcile()
+    assert world.phase == "Running"
+
+
+def test_pod_creation_errors_matter_only_while_the_current_job_lacks_pods(world_factory):
+    world = world_factory(numNodes=2)
+    assert not awaits_pods(None, [], attempt=0, nodes=2)
+    world.reconcile()
+    assert awaits_pods(world.job, world.pods, attempt=0, nodes=2)
+    assert not awaits_pods(world.job, world.pods, attempt=1, nodes=2), "a stale Job"
+    world.start_pods(running=0)
+    assert not awaits_pods(world.job, world.pods, attempt=0, nodes=2)
+    world.suspend_job(True)
+    assert not awaits_pods(world.job, world.pods, attempt=0, nodes=2)
+    world.suspend_job(False)
+    world.job_fails("DeadlineExceeded")
+    assert not awaits_pods(world.job, world.pods, attempt=0, nodes=2)
 
 
 def test_deadline_exceeded_by_the_job(world_factory):

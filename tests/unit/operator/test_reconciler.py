@@ -118,6 +118,29 @@ async def test_an_invalid_job_fails_the_trainjob(cluster, reconciler, events):
 
 
 @pytest.mark.asyncio
+async def test_pods_the_job_controller_cannot_create_are_explained_by_its_events(cluster, reconciler):
+    cluster.resources["v1/events"] = km.ResourceInfo(kind="Event", namespaced=True)
+    add_trainjob(cluster)
+    await reconciler.reconcile("ml", "mnist")
+    job_uid = stored(cluster, JOBS, "mnist")["metadata"].setdefault("uid", "job-uid")
+    forbidden = 'Error creating: pods "mnist-0-abc" is forbidden: violates PodSecurity "restricted:latest": x'
+    for name, message, when in [("older", "Error creating: quota", "2024-05-01T12:00:00Z"),
+                                ("newer", forbidden, "2024-05-01T12:00:05Z")]:  # fmt: skip
+        cluster.objects["v1/events", "ml", name] = {
+            "metadata": {"name": name, "namespace": "ml"},
+            "involvedObject": {"kind": "Job", "name": "mnist", "uid": job_uid},
+            "reason": "FailedCreate",
+            "message": message,
+            "lastTimestamp": when,
+        }
+    await reconciler.reconcile("ml", "mnist")
+    status = stored(cluster, TRAINJOBS, "mnist")["status"]
+    assert (status["phase"], status["failure"]["reason"]) == ("Failed", "PodSecurityViolation")
+    assert "violates PodSecurity" in status["failure"]["message"]
+    assert stored(cluster, JOBS, "mnist") is None, "the Job is deleted, so that it stops retrying"
+
+
+@pytest.mark.asyncio
 async def test_finished_cleans_pods_and_expires(cluster, reconciler):
     status = {"phase": "Succeeded", "completionTime": "2024-05-01T12:00:00Z", "restarts": 0}
     add_trainjob(cluster, status=status, runPolicy={"cleanPodPolicy": "All", "ttlSecondsAfterFinished": 60})

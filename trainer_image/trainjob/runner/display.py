@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.progress import Progress, TaskID
 from rich.text import Text
 
-from trainjob.progress_bar import training_bar
+from trainjob.progress_bar import status_bar_update, training_bar
 
 StatusSource = Callable[[], dict[str, Any]]
 
@@ -58,17 +58,6 @@ class RunDisplay:
 
     def _refresh(self) -> None:
         assert self._progress is not None and self._task is not None
-        status = self._status()
-        progress = status.get("progress") or {}
-        metrics = status.get("metrics") or {}
-        if not progress:
-            return
-        loss = metrics.get("loss")
-        rate = progress.get("samplesPerSecond")
-        self._progress.update(
-            self._task,
-            completed=float(progress.get("percent", 0.0)),
-            epoch=f"{progress.get('epoch', '-')}/{progress.get('totalEpochs', '-')}",
-            loss="-" if loss is None else f"{loss:.4f}",
-            rate=f"{rate:.0f} samples/s" if rate else "",
-        )
+        update = status_bar_update(self._status())
+        if update is not None:
+            self._progress.update(self._task, **update)

@@ -16,8 +16,8 @@ from types import FrameType
 from typing import Any
 
 from trainjob.contract import (
-    RESERVED_VARIABLES,
     TRAINJOB_STATUS_FILE,
+    is_reserved,
     node_environment,
     process_environment,
     worker_command,
@@ -161,7 +161,7 @@ class LocalRun:
         return str(self.options.cwd)
 
     def _base_environment(self) -> dict[str, str]:
-        environ = {key: value for key, value in self.options.environ.items() if key not in RESERVED_VARIABLES}
+        environ = {key: value for key, value in self.options.environ.items() if not is_reserved(key)}
         python_bin = str(Path(sys.executable).parent)
         environ["PATH"] = os.pathsep.join([python_bin, environ.get("PATH", "")])
         environ["PYTHONUNBUFFERED"] = "1"

@@ -40,6 +40,8 @@ def load_manifest(path: str | os.PathLike[str]) -> TrainJobManifest:
         raise ManifestError(f"{source}: no such file") from error
     except yaml.YAMLError as error:
         raise ManifestError(f"{source}: not valid YAML: {error}") from error
+    except RecursionError as error:
+        raise ManifestError(f"{source}: nested too deeply to be a TrainJob") from error
     trainjobs = [doc for doc in documents if isinstance(doc, dict) and doc.get("kind") == KIND]
     if not trainjobs:
         raise ManifestError(f"{source}: no document with kind: {KIND}")

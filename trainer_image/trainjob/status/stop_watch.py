@@ -13,21 +13,14 @@ import random
 import threading
 import urllib.parse
 from collections.abc import Callable
-from typing import Any
 
-from trainjob.contract import STOP_ANNOTATION, JobIdentity
+from trainjob.contract import JobIdentity, stop_requested
 from trainjob.status.kube import ApiConnection, ApiError, ClusterAccess, trainjob_path
 
 log = logging.getLogger(__name__)
 
 #: How long the apiserver keeps one watch open before the watcher opens the next.
 WATCH_SECONDS = 240
-
-
-def stop_requested(trainjob: dict[str, Any]) -> bool:
-    """Whether the TrainJob carries the stop-request annotation set to "true"."""
-    annotations = trainjob.get("metadata", {}).get("annotations") or {}
-    return str(annotations.get(STOP_ANNOTATION, "")).strip().lower() == "true"
 
 
 class _Restart(Exception):

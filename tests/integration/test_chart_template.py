@@ -1,0 +1,257 @@
+"""The Helm chart, rendered by the real helm for each values profile: what each profile must contain.
+
+Profiles: the default (one standalone replica watching every namespace), single-namespace,
+HA (two replicas electing one through kopf peering, with a PodDisruptionBudget), and
+ServiceMonitor on. The RBAC tests compare the granted permissions with the expected minimum
+exactly, so that any permission added beyond it fails here (issue 9).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.chart import (
+    CHART,
+    KOPF_OBSERVATION,
+    WORKLOAD,
+    kinds,
+    only,
+    peering,
+    permissions,
+    render,
+)
+from tests.cluster.tools import Cli, CommandFailed
+from trainjob_operator.api.crd import crd_manifest
+
+pytestmark = pytest.mark.integration
+
+SERVICE_ACCOUNT = "system:serviceaccount:ops:op-trainjob-operator"
+REPORTER_FIELDS = ["progress", "metrics", "earlyStopping", "checkpoint", "stoppedOnRequest"]
+
+
+@pytest.fixture(scope="module")
+def helm(k8s_bin_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cli]:
+    home = tmp_path_factory.mktemp("helm")
+    env = {f"HELM_{kind}_HOME": str(home / kind.lower()) for kind in ("CACHE", "CONFIG", "DATA")}
+    yield Cli(k8s_bin_dir / "helm", {"HOME": str(home), **env})
+
+
+def operator_container(objects: list[dict[str, Any]]) -> dict[str, Any]:
+    (container,) = only(objects, "Deployment")["spec"]["template"]["spec"]["containers"]
+    return container
+
+
+def test_helm_lint_strict(helm: Cli) -> None:
+    for values in ([], ["--set=watchNamespaces={a,b}", "--set=replicaCount=2", "--set=peering.enabled=true"]):
+        result = helm("lint", "--strict", str(CHART), *values)
+        assert "0 chart(s) failed" in result.stdout
+
+
+def test_the_chart_crds_are_the_generated_crd_and_kopf_peering(helm: Cli) -> None:
+    result = helm("show", "crds", str(CHART))
+    crds = {crd["metadata"]["name"]: crd for crd in yaml.safe_load_all(result.stdout) if crd}
+    assert sorted(crds) == ["clusterkopfpeerings.kopf.dev", "kopfpeerings.kopf.dev", "trainjobs.trainjob.dev"]
+    assert crds["trainjobs.trainjob.dev"] == crd_manifest()
+    assert crds["clusterkopfpeerings.kopf.dev"]["spec"]["scope"] == "Cluster"
+    assert crds["kopfpeerings.kopf.dev"]["spec"]["scope"] == "Namespaced"
+
+
+def test_default_profile_one_standalone_operator_for_every_namespace(helm: Cli) -> None:
+    objects = render(helm)
+    assert kinds(objects) == [
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "Deployment",
+        "Service",
+        "ServiceAccount",
+        "ValidatingAdmissionPolicy",
+        "ValidatingAdmissionPolicyBinding",
+    ]
+    deployment = only(objects, "Deployment")
+    assert deployment["spec"]["replicas"] == 1
+    assert deployment["spec"]["strategy"] == {"type": "Recreate"}
+    pod = deployment["spec"]["template"]
+    assert pod["spec"]["serviceAccountName"] == only(objects, "ServiceAccount")["metadata"]["name"]
+    assert deployment["spec"]["selector"]["matchLabels"].items() <= pod["metadata"]["labels"].items()
+
+    container = operator_container(objects)
+    assert container["image"] == "ghcr.io/trainjob/operator:0.1.0"
+    assert container["command"] == ["python", "-m", "trainjob_operator"]
+    assert container["args"] == [
+        "--liveness=http://0.0.0.0:8080/healthz",
+        "--metrics-port=9090",
+        "--resync-seconds=30",
+        "--log-format=json",
+    ]
+    ports = {port["name"]: port["containerPort"] for port in container["ports"]}
+    assert ports == {"health": 8080, "metrics": 9090}
+    for probe in (container["livenessProbe"], container["readinessProbe"]):
+        assert probe["httpGet"] == {"path": "/healthz", "port": "health"}
+    env = {var["name"]: var["valueFrom"]["fieldRef"]["fieldPath"] for var in container["env"]}
+    assert env == {"TRAINJOB_OPERATOR_IDENTITY": "metadata.name", "POD_ID": "metadata.name"}
+    assert container["resources"]["requests"] == {"cpu": "100m", "memory": "128Mi"}
+    assert container["resources"]["limits"] == {"memory": "512Mi"}
+
+    service = only(objects, "Service")
+    assert service["spec"]["selector"] == deployment["spec"]["selector"]["matchLabels"]
+    assert service["spec"]["ports"] == [
+        {"name": "metrics", "port": 9090, "targetPort": "metrics", "protocol": "TCP"}
+    ]
+
+    binding = only(objects, "ClusterRoleBinding")
+    assert binding["roleRef"]["name"] == only(objects, "ClusterRole")["metadata"]["name"]
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": "op-trainjob-operator", "namespace": "ops"}
+    ]
+
+
+def test_default_profile_pod_meets_the_restricted_pod_security_standard(helm: Cli) -> None:
+    objects = render(helm)
+    pod = only(objects, "Deployment")["spec"]["template"]["spec"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["runAsUser"] > 0
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    container = operator_container(objects)
+    assert container["securityContext"] == {
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+        "capabilities": {"drop": ["ALL"]},
+    }
+    assert {"name": "tmp", "mountPath": "/tmp"} in container["volumeMounts"]
+    assert not any("hostPath" in volume for volume in pod["volumes"])
+
+
+def test_cluster_role_grants_exactly_the_minimum(helm: Cli) -> None:
+    assert permissions(only(render(helm), "ClusterRole")["rules"]) == KOPF_OBSERVATION | WORKLOAD
+
+
+def test_single_namespace_profile_grants_the_workload_rules_only_there(helm: Cli) -> None:
+    objects = render(helm, "watchNamespaces={team-a}")
+    assert "--namespace=team-a" in operator_container(objects)["args"]
+    observation = permissions(only(objects, "ClusterRole")["rules"])
+    assert observation == KOPF_OBSERVATION | {("", "namespaces", verb, None) for verb in ("list", "watch")}
+    role = only(objects, "Role", namespace="team-a")
+    assert permissions(role["rules"]) == WORKLOAD
+    binding = only(objects, "RoleBinding", namespace="team-a")
+    assert binding["roleRef"] == {
+        "apiGroup": "rbac.authorization.k8s.io",
+        "kind": "Role",
+        "name": "op-trainjob-operator",
+    }
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": "op-trainjob-operator", "namespace": "ops"}
+    ]
+    policy = only(objects, "ValidatingAdmissionPolicy")
+    assert policy["spec"]["matchConstraints"]["namespaceSelector"]["matchExpressions"] == [
+        {"key": "kubernetes.io/metadata.name", "operator": "In", "values": ["team-a"]}
+    ]
+
+
+def test_ha_profile_elects_one_of_two_replicas_and_keeps_one_through_disruptions(helm: Cli) -> None:
+    objects = render(helm, "replicaCount=2", "peering.enabled=true", "podDisruptionBudget.enabled=true")
+    deployment = only(objects, "Deployment")
+    assert deployment["spec"]["replicas"] == 2
+    assert deployment["spec"]["strategy"]["type"] == "RollingUpdate"
+    assert deployment["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
+    assert "--peering=trainjob-operator" in operator_container(objects)["args"]
+    anti = deployment["spec"]["template"]["spec"]["affinity"]["podAntiAffinity"]
+    term = anti["preferredDuringSchedulingIgnoredDuringExecution"][0]["podAffinityTerm"]
+    assert term["labelSelector"]["matchLabels"] == deployment["spec"]["selector"]["matchLabels"]
+
+    assert only(objects, "ClusterKopfPeering")["metadata"]["name"] == "trainjob-operator"
+    granted = permissions(only(objects, "ClusterRole")["rules"])
+    assert granted == KOPF_OBSERVATION | WORKLOAD | peering("clusterkopfpeerings", "trainjob-operator")
+
+    budget = only(objects, "PodDisruptionBudget")
+    assert budget["spec"]["minAvailable"] == 1
+    assert budget["spec"]["selector"]["matchLabels"] == deployment["spec"]["selector"]["matchLabels"]
+
+
+def test_ha_single_namespace_profile_peers_in_that_namespace(helm: Cli) -> None:
+    objects = render(helm, "replicaCount=2", "peering.enabled=true", "watchNamespaces={team-a}")
+    peering_object = only(objects, "KopfPeering")
+    assert peering_object["metadata"] == peering_object["metadata"] | {
+        "name": "trainjob-operator",
+        "namespace": "team-a",
+    }
+    role = only(objects, "Role", namespace="team-a")
+    assert permissions(role["rules"]) == WORKLOAD | peering("kopfpeerings", "trainjob-operator")
+
+
+def test_service_monitor_profile_scrapes_the_metrics_service(helm: Cli) -> None:
+    objects = render(
+        helm, "metrics.serviceMonitor.enabled=true", "metrics.serviceMonitor.labels.release=prom"
+    )
+    monitor = only(objects, "ServiceMonitor")
+    service = only(objects, "Service")
+    assert monitor["apiVersion"] == "monitoring.coreos.com/v1"
+    assert monitor["metadata"]["labels"]["release"] == "prom"
+    assert monitor["spec"]["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
+    assert monitor["spec"]["namespaceSelector"] == {"matchNames": ["ops"]}
+    assert monitor["spec"]["endpoints"] == [
+        {"port": "metrics", "path": "/metrics", "interval": "30s", "scrapeTimeout": "10s"}
+    ]
+
+
+def test_status_policy_exempts_only_the_operator_and_allows_only_the_reporter_fields(helm: Cli) -> None:
+    objects = render(helm)
+    policy = only(objects, "ValidatingAdmissionPolicy")["spec"]
+    assert policy["failurePolicy"] == "Fail"
+    assert policy["matchConstraints"]["resourceRules"] == [
+        {
+            "apiGroups": ["trainjob.dev"],
+            "apiVersions": ["*"],
+            "operations": ["UPDATE"],
+            "resources": ["trainjobs/status"],
+        }
+    ]
+    (condition,) = policy["matchConditions"]
+    assert f"!= '{SERVICE_ACCOUNT}'" in condition["expression"]
+    owned = next(variable for variable in policy["variables"] if variable["name"] == "owned")
+    assert owned["expression"] == repr(REPORTER_FIELDS).replace('"', "'")
+    binding = only(objects, "ValidatingAdmissionPolicyBinding")["spec"]
+    assert binding == {
+        "policyName": only(objects, "ValidatingAdmissionPolicy")["metadata"]["name"],
+        "validationActions": ["Deny"],
+    }
+    assert "ValidatingAdmissionPolicy" not in kinds(render(helm, "statusPolicy.enabled=false"))
+
+
+def test_reporter_fields_match_the_trainer() -> None:
+    # trainjob.status.report imported first is a circular import (through trainjob.callbacks).
+    importlib.import_module("trainjob.callbacks")
+    reporter = importlib.import_module("trainjob.status.report")
+    assert list(reporter.REPORTER_FIELDS) == REPORTER_FIELDS
+
+
+def test_image_digest_pins_the_image(helm: Cli) -> None:
+    digest = "sha256:" + "ab" * 32
+    container = operator_container(render(helm, f"image.digest={digest}", "image.tag=9.9.9"))
+    assert container["image"] == f"ghcr.io/trainjob/operator@{digest}"
+
+
+@pytest.mark.parametrize(
+    ("values", "error"),
+    [
+        (["replicaCount=2"], "replicaCount > 1 needs peering.enabled=true"),
+        (["podDisruptionBudget.enabled=true"], "podDisruptionBudget.enabled needs replicaCount >= 2"),
+        (
+            ["metrics.serviceMonitor.enabled=true", "metrics.service.enabled=false"],
+            "needs metrics.service.enabled",
+        ),
+        (["replicas=2"], "additional properties 'replicas' not allowed"),
+        (["operator.logFormat=xml"], "logFormat"),
+        (["image.digest=latest"], "digest"),
+        (["watchNamespaces={Team_A}"], "watchNamespaces"),
+    ],
+)
+def test_bad_values_are_refused_with_a_reason(helm: Cli, values: list[str], error: str) -> None:
+    with pytest.raises(CommandFailed) as failed:
+        render(helm, *values)
+    assert error in failed.value.result.stderr

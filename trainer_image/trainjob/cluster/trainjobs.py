@@ -1,0 +1,94 @@
+"""TrainJobs through the apiserver: get, list, watch one, and ask one to stop."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from http import HTTPStatus
+from typing import Any
+
+from trainjob.cluster.connection import Cluster, ClusterError, api_errors
+from trainjob.contract import STOP_ANNOTATION
+from trainjob_operator.api.enums import Phase
+from trainjob_operator.api.names import GROUP, PLURAL, VERSION
+
+#: Phases after which nothing changes a TrainJob any more.
+FINISHED_PHASES = frozenset(phase.value for phase in Phase if phase.finished)
+
+TrainJob = dict[str, Any]
+
+
+def phase_of(trainjob: TrainJob) -> str:
+    """The TrainJob's phase (Pending before the operator has written any status)."""
+    return (trainjob.get("status") or {}).get("phase") or Phase.PENDING.value
+
+
+def is_finished(trainjob: TrainJob) -> bool:
+    """Whether the TrainJob has ended (Succeeded or Failed): nothing changes it any more."""
+    return phase_of(trainjob) in FINISHED_PHASES
+
+
+class TrainJobs:
+    """The TrainJobs of the cluster's namespace."""
+
+    def __init__(self, cluster: Cluster) -> None:
+        from kubernetes.client import CustomObjectsApi
+
+        self.namespace = cluster.namespace
+        self._api = CustomObjectsApi(cluster.api)
+
+    def get(self, name: str) -> TrainJob:
+        """The TrainJob as the apiserver has it."""
+        with api_errors(self._what(name)):
+            return self._api.get_namespaced_custom_object(GROUP, VERSION, self.namespace, PLURAL, name)
+
+    def list(self, all_namespaces: bool = False) -> dict[str, Any]:
+        """The TrainJobList of the namespace (or of every namespace)."""
+        with api_errors("trainjobs"):
+            if all_namespaces:
+                return self._api.list_cluster_custom_object(GROUP, VERSION, PLURAL)
+            return self._api.list_namespaced_custom_object(GROUP, VERSION, self.namespace, PLURAL)
+
+    def request_stop(self, name: str) -> TrainJob:
+        """Set the stop annotation (a merge patch of the metadata); return the patched TrainJob."""
+        patch = {"metadata": {"annotations": {STOP_ANNOTATION: "true"}}}
+        with api_errors(self._what(name)):
+            return self._api.patch_namespaced_custom_object(
+                GROUP, VERSION, self.namespace, PLURAL, name, patch
+            )
+
+    def watch(self, name: str) -> Iterator[TrainJob]:
+        """The TrainJob now, then every new version of it, from one watch on that object.
+
+        A watch the apiserver expires (410 Gone) is started again from a fresh read. Raises
+        ClusterError when the TrainJob is deleted.
+        """
+        from kubernetes import watch
+        from kubernetes.client.exceptions import ApiException
+
+        trainjob = self.get(name)
+        yield trainjob
+        with api_errors(self._what(name)):
+            while True:
+                try:
+                    for event in watch.Watch().stream(
+                        self._api.list_namespaced_custom_object,
+                        GROUP,
+                        VERSION,
+                        self.namespace,
+                        PLURAL,
+                        field_selector=f"metadata.name={name}",
+                        resource_version=trainjob["metadata"]["resourceVersion"],
+                    ):
+                        if event["type"] == "DELETED":
+                            raise ClusterError(f"{self._what(name)} was deleted")
+                        if event["type"] in ("ADDED", "MODIFIED"):
+                            trainjob = event["raw_object"]
+                            yield trainjob
+                except ApiException as error:
+                    if error.status != HTTPStatus.GONE:
+                        raise
+                trainjob = self.get(name)
+                yield trainjob
+
+    def _what(self, name: str) -> str:
+        return f'trainjob "{name}" in namespace "{self.namespace}"'
