@@ -28,6 +28,10 @@ class OperatorConfig:
     #: Among peers the highest priority is active; by default derived from `identity`, so that
     #: replicas never tie (kopf pauses every replica of a tie).
     priority: int | None = None
+    #: How long a replica's peering record counts as alive; each replica renews its own 5 to 10 s
+    #: before it expires. A replica that dies without a word (SIGKILL, a lost node) is replaced by a
+    #: paused one at most this long after its last renewal.
+    peering_lifetime_seconds: int = 60
     #: This replica's name, for Events and peering (the pod name in a cluster).
     identity: str = socket.gethostname()
     #: kopf's liveness endpoint; None disables it.
@@ -77,6 +81,12 @@ def add_arguments(parser: argparse.ArgumentParser, environ: Mapping[str, str] | 
         "--priority", type=int, default=_env(env, "priority", None), help="the peering priority"
     )
     parser.add_argument(
+        "--peering-lifetime",
+        type=int,
+        default=_env(env, "peering_lifetime", str(defaults.peering_lifetime_seconds)),
+        help="seconds a replica's peering record lives without renewal (the failover time)",
+    )
+    parser.add_argument(
         "--identity", default=_env(env, "identity", defaults.identity), help="this replica's name"
     )
     parser.add_argument(
@@ -108,6 +118,7 @@ def config_from_args(args: argparse.Namespace) -> OperatorConfig:
         namespaces=tuple(args.namespaces),
         peering=args.peering or None,
         priority=None if args.priority is None else int(args.priority),
+        peering_lifetime_seconds=int(args.peering_lifetime),
         identity=args.identity,
         liveness_endpoint=args.liveness or None,
         metrics_port=int(args.metrics_port) or None,

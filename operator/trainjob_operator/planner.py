@@ -26,6 +26,10 @@ The life of a TrainJob:
   after `ttlSecondsAfterFinished`, the TrainJob itself is deleted (its children with it). The
   restart count lives in the TrainJob's status, so it can neither reset nor loop when children
   disappear.
+- A running group that reports no progress for `progressDeadlineSeconds` (the reporter's
+  `status.progress.lastUpdateTime`, or since every worker of the attempt runs) is hung: it is
+  restarted or failed like a failed group, with reason ProgressDeadlineExceeded; a final failure
+  deletes its Job, since nothing else would stop it.
 - `activeDeadlineSeconds` is enforced twice: the Job carries what is left of it (so Kubernetes
   stops the pods even without the operator), and the planner fails the job with reason
   DeadlineExceeded once `status.startTime` + deadline has passed (also between attempts).
@@ -43,20 +47,28 @@ from dataclasses import dataclass
 from typing import Any
 
 from trainjob_operator.api.defaulting import apply_defaults
-from trainjob_operator.api.enums import CleanPodPolicy, Phase
+from trainjob_operator.api.enums import CleanPodPolicy, ConditionType, Phase
 from trainjob_operator.api.names import ANNOTATION_SUSPEND, KUEUE_QUEUE_LABEL, job_name
 from trainjob_operator.builders.children import children
 from trainjob_operator.builders.job import desired_template_hash, kueue_labels, suspend_label_value
 from trainjob_operator.builders.meta import Body
 from trainjob_operator.status.conditions import Transition, render_conditions, summary
-from trainjob_operator.status.failures import UNRECOVERABLE_REASONS, WorkerFailure
+from trainjob_operator.status.failures import UNRECOVERABLE_REASONS, WorkerFailure, unseen_failure
 from trainjob_operator.status.observe import JobState, Observation, observe
-from trainjob_operator.timing import deadline_passed, remaining_deadline, timestamp, ttl_expired
+from trainjob_operator.timing import (
+    deadline_passed,
+    progress_overdue,
+    remaining_deadline,
+    timestamp,
+    ttl_expired,
+)
 
 FOREGROUND = "Foreground"
 BACKGROUND = "Background"
 #: Reasons of the transition to Created, kept while the workers start without problems.
 CREATION_REASONS = frozenset({"WorkersCreated", "Restarted"})
+#: The reason of a group that stopped reporting progress (runPolicy.progressDeadlineSeconds).
+PROGRESS_DEADLINE_EXCEEDED = "ProgressDeadlineExceeded"
 #: Status fields a None removes (a merge patch null); other fields keep their last value.
 CLEARED_WHEN_NONE = frozenset({"startTime"})
 
@@ -158,7 +170,7 @@ def _decide(trainjob: Body, seen: Observation, now: datetime.datetime) -> _Decis
     if seen.state is JobState.FAILED:
         if seen.job_reason == "DeadlineExceeded":
             return _deadline_exceeded(spec, restarts, start_time, now, seen.failure, delete=False)
-        failure = seen.failure or WorkerFailure(seen.job_reason or "JobFailed", seen.job_message)
+        failure = seen.failure or unseen_failure(seen.job_reason, seen.job_message)
         return _failed_or_restart(spec, restarts, failure, start_time, now)
     if deadline_passed(spec["runPolicy"], start_time, now):
         return _deadline_exceeded(
@@ -191,6 +203,11 @@ def _decide(trainjob: Body, seen: Observation, now: datetime.datetime) -> _Decis
     if seen.state is JobState.SUSPENDED:
         return _Decision(_suspended(trainjob), restarts, start_time=start_time)
     if seen.state is JobState.RUNNING:
+        hung = _hung(spec, status, now)
+        if hung is not None:
+            return _failed_or_restart(
+                spec, restarts, hung, start_time, now, reason=PROGRESS_DEADLINE_EXCEEDED, stop_job=True
+            )
         message = f"all {nodes} workers are running"
         return _Decision(
             Transition(Phase.RUNNING, "WorkersRunning", message), restarts, start_time=start_time
@@ -260,24 +277,71 @@ def _succeeded(
 
 
 def _failed_or_restart(
-    spec: Mapping[str, Any], restarts: int, failure: WorkerFailure, start: str | None, now: datetime.datetime
+    spec: Mapping[str, Any],
+    restarts: int,
+    failure: WorkerFailure,
+    start: str | None,
+    now: datetime.datetime,
+    *,
+    reason: str | None = None,
+    stop_job: bool = False,
 ) -> _Decision:
-    """Restart the whole group if the budget allows, else fail for good."""
+    """Restart the whole group if the budget allows, else fail for good.
+
+    `reason` names the Restarting or Failed transition when the operator itself judged the group
+    failed (instead of WorkerFailed or BackoffLimitExceeded); `stop_job`: the Job still runs, so
+    a final failure deletes it.
+    """
     limit = spec["runPolicy"]["backoffLimit"]
     if restarts < limit:
         message = f"{failure.describe()}; restarting all workers ({restarts + 1} of {limit} restarts)"
-        transition = Transition(Phase.RESTARTING, "WorkerFailed", message, warning=True)
+        transition = Transition(Phase.RESTARTING, reason or "WorkerFailed", message, warning=True)
         return _Decision(transition, restarts + 1, failure, delete_job=FOREGROUND, start_time=start)
     if limit:
         transition = Transition(
             Phase.FAILED,
-            "BackoffLimitExceeded",
+            reason or "BackoffLimitExceeded",
             f"{failure.describe()}; all {limit} restarts used",
             warning=True,
         )
     else:
-        transition = Transition(Phase.FAILED, "WorkerFailed", failure.describe(), warning=True)
-    return _Decision(transition, restarts, failure, start_time=start, completion_time=timestamp(now))
+        transition = Transition(Phase.FAILED, reason or "WorkerFailed", failure.describe(), warning=True)
+    return _Decision(
+        transition,
+        restarts,
+        failure,
+        delete_job=BACKGROUND if stop_job else None,
+        start_time=start,
+        completion_time=timestamp(now),
+    )
+
+
+def _hung(spec: Mapping[str, Any], status: Mapping[str, Any], now: datetime.datetime) -> WorkerFailure | None:
+    """The failure of a running group that reported no progress for `progressDeadlineSeconds`.
+
+    The clock starts afresh when the current attempt's workers all run (the Running condition's
+    last transition), so a restarted group gets the whole deadline to report.
+    """
+    if _phase(status) is not Phase.RUNNING:
+        return None
+    running_since = next(
+        (
+            condition.get("lastTransitionTime")
+            for condition in status.get("conditions") or []
+            if condition.get("type") == ConditionType.RUNNING and condition.get("status") == "True"
+        ),
+        None,
+    )
+    last_report = (status.get("progress") or {}).get("lastUpdateTime")
+    run_policy = spec["runPolicy"]
+    idle = progress_overdue(run_policy, (running_since, last_report), now)
+    if idle is None:
+        return None
+    message = (
+        f"no progress reported for {idle:.0f}s (progressDeadlineSeconds: "
+        f"{run_policy['progressDeadlineSeconds']}); the workers look hung"
+    )
+    return WorkerFailure(PROGRESS_DEADLINE_EXCEEDED, message)
 
 
 def _deadline_exceeded(

@@ -34,5 +34,6 @@ def configure(settings: kopf.OperatorSettings, config: OperatorConfig) -> None:
     settings.peering.mandatory = config.peering is not None
     settings.peering.name = config.peering or MANAGER
     settings.peering.priority = config.effective_priority
+    settings.peering.lifetime = config.peering_lifetime_seconds
     # Retry failed handlers with a capped backoff; never give up on a TrainJob.
     settings.execution.default_backoff = 10

@@ -1,9 +1,9 @@
-"""Kubernetes timestamps and the run policy's clocks: the active deadline and the TTL after finishing."""
+"""Kubernetes timestamps and the run policy's clocks: the active and progress deadlines, the TTL."""
 
 from __future__ import annotations
 
 import datetime
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 
@@ -37,6 +37,21 @@ def remaining_deadline(
     if not start_time:
         return int(deadline)
     return max(1, int(deadline - _elapsed(start_time, now)))
+
+
+def progress_overdue(
+    run_policy: Mapping[str, Any], since: Sequence[str | None], now: datetime.datetime
+) -> float | None:
+    """Seconds without progress, once they reach `progressDeadlineSeconds`; else None.
+
+    `since` are the moments that count as progress (the latest one wins; None ones are ignored).
+    """
+    deadline = run_policy.get("progressDeadlineSeconds")
+    moments = [parse_time(moment) for moment in since if moment]
+    if not deadline or not moments:
+        return None
+    idle = (now - max(moments)).total_seconds()
+    return idle if idle >= deadline else None
 
 
 def ttl_expired(run_policy: Mapping[str, Any], completion_time: str | None, now: datetime.datetime) -> bool:

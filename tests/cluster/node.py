@@ -174,14 +174,24 @@ class TestNode:
         return pods[-1]
 
     def kill(
-        self, namespace: str, name: str, container: str | None = None, sig: int = signal.SIGKILL
+        self,
+        namespace: str,
+        name: str,
+        container: str | None = None,
+        sig: int = signal.SIGKILL,
+        *,
+        reason: str | None = None,
     ) -> None:
-        """Signal a running container's PID 1 (default SIGKILL: a crash, as if the process died)."""
+        """Signal a running container's PID 1 (default SIGKILL: a crash, as if the process died).
+
+        `reason` is what the container's termination reports instead of Error: "OOMKilled" with
+        SIGKILL reads as the kernel's OOM killer did it (exit code 137), as a kubelet reports it.
+        """
         with self._lock:
             workers = [w for w in self._workers.values() if (w.namespace, w.name) == (namespace, name)]
         if not workers:
             raise ProcessLookupError(f"no pod {namespace}/{name} runs on {self.name}")
-        workers[-1].signal_container(container, signal.Signals(sig))
+        workers[-1].signal_container(container, signal.Signals(sig), reason)
 
     # -- used by pod workers ---------------------------------------------------------------
     def fetch(self, namespace: str) -> Fetch:
@@ -246,7 +256,8 @@ class TestNode:
         for worker in sandboxes:
             worker.write_etc()
 
-    def _register(self) -> None:
+    def _conditions(self) -> list[dict[str, Any]]:
+        """The node's conditions as a healthy kubelet reports them."""
         conditions = [
             ("Ready", "True", "KubeletReady", "kubelet is posting ready status"),
             (
@@ -258,20 +269,23 @@ class TestNode:
             ("DiskPressure", "False", "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
             ("PIDPressure", "False", "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
         ]
+        return [
+            {
+                "type": t,
+                "status": s,
+                "reason": r,
+                "message": m,
+                "lastHeartbeatTime": now(),
+                "lastTransitionTime": now(),
+            }
+            for t, s, r, m in conditions
+        ]
+
+    def _register(self) -> None:
         status = {
             "capacity": self.allocatable,
             "allocatable": self.allocatable,
-            "conditions": [
-                {
-                    "type": t,
-                    "status": s,
-                    "reason": r,
-                    "message": m,
-                    "lastHeartbeatTime": now(),
-                    "lastTransitionTime": now(),
-                }
-                for t, s, r, m in conditions
-            ],
+            "conditions": self._conditions(),
             "addresses": [
                 {"type": "InternalIP", "address": self.ip},
                 {"type": "Hostname", "address": self.name},
@@ -319,12 +333,23 @@ class TestNode:
                 raise
 
     def _heartbeat(self) -> None:
-        path = f"/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/{self.name}"
+        """Renew the Lease. When the node lifecycle controller marked the node not Ready (renewals
+        were missed, say through an apiserver outage), post it Ready again and rewrite the pods'
+        status (the controller marked them not Ready too), as a kubelet does."""
+        lease = f"/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/{self.name}"
+        node = f"/api/v1/nodes/{self.name}"
         while not self._stop.wait(HEARTBEAT_SECONDS):
             try:
-                self.kube.patch(path, {"spec": {"renewTime": _micro_now()}}, kind="merge")
+                self.kube.patch(lease, {"spec": {"renewTime": _micro_now()}}, kind="merge")
+                conditions = self.kube.get(node).get("status", {}).get("conditions") or []
+                if not any(c["type"] == "Ready" and c["status"] == "True" for c in conditions):
+                    self.kube.patch(f"{node}/status", {"status": {"conditions": self._conditions()}})
+                    with self._lock:
+                        workers = list(self._workers.values())
+                    for worker in workers:
+                        worker.resync_status()
             except (ApiError, OSError) as error:
-                log.warning("node %s: lease renewal failed: %s", self.name, error)
+                log.warning("node %s: heartbeat failed: %s", self.name, error)
 
 
 def _kubernetes_service_env(host: str, port: int) -> dict[str, str]:

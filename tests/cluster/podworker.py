@@ -19,6 +19,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -58,6 +59,8 @@ class Container:
     last_state: dict[str, Any] = field(default_factory=dict)
     not_before: float = 0.0
     backoff: float = BACKOFF_FIRST
+    #: The reason to report for the current process's exit instead of Completed/Error (e.g. OOMKilled).
+    exit_reason: str | None = None
 
     @property
     def name(self) -> str:
@@ -119,6 +122,7 @@ class PodWorker:
         self.ip = ""
         self.finished = threading.Event()
         self._wake = threading.Event()
+        self._resync = threading.Event()  # write the status again, changed or not
         self._grace: float | None = None  # set when the pod is being deleted
         self._gone = False  # the API object no longer exists
         self._shutdown = False  # the node stops: kill at once, write nothing
@@ -151,6 +155,10 @@ class PodWorker:
         self._gone = True
         self._grace = 0.0
         self._wake.set()
+
+    def resync_status(self) -> None:
+        """Write the pod's status again (the node lifecycle controller may have marked it not Ready)."""
+        self._resync.set()
 
     def shutdown(self) -> None:
         """The node stops: kill everything at once and write no status."""
@@ -219,7 +227,8 @@ class PodWorker:
                 break
             changed = self._reap()
             changed |= self._start_due(volumes)
-            if changed:
+            if changed or self._resync.is_set():
+                self._resync.clear()
                 self._publish()
             if all(c.done for c in self.containers) or self._init_failed():
                 break
@@ -242,7 +251,7 @@ class PodWorker:
         while self._grace is None:
             try:
                 return maker.make_all()
-            except (MissingReference, UnsupportedVolume, ApiError) as error:
+            except (MissingReference, UnsupportedVolume, ApiError, OSError) as error:
                 self._waiting_all("ContainerCreating", f"volumes: {error}")
                 self._wake.wait(1.0)
         return None
@@ -267,7 +276,7 @@ class PodWorker:
             env = container_env(
                 pod, c.spec, self.node.service_env, self.node.lookup(self.namespace), self.node.allocatable
             )
-        except (MissingReference, ApiError) as error:
+        except (MissingReference, ApiError, OSError) as error:
             reason = "CreateContainerConfigError"
             changed = c.state.get("waiting", {}).get("reason") != reason
             c.state = {"waiting": {"reason": reason, "message": str(error)}}
@@ -317,7 +326,7 @@ class PodWorker:
         exit_code = 128 - code if code < 0 else code
         terminated: dict[str, Any] = {
             "exitCode": exit_code,
-            "reason": "Completed" if exit_code == 0 else "Error",
+            "reason": c.exit_reason or ("Completed" if exit_code == 0 else "Error"),
             "startedAt": c.state.get("running", {}).get("startedAt", now()),
             "finishedAt": now(),
         }
@@ -327,6 +336,7 @@ class PodWorker:
                 terminated["message"] = message
         c.state = {"terminated": terminated}
         c.process = None
+        c.exit_reason = None
 
     def _kill_all(self, grace: float) -> None:
         """SIGTERM every container's PID 1, SIGKILL what is left after grace seconds, reap."""
@@ -420,35 +430,46 @@ class PodWorker:
             status["reason"] = "DeadlineExceeded"
             status["message"] = "Pod was active on the node longer than the specified deadline"
         path = f"/api/v1/namespaces/{self.namespace}/pods/{self.name}/status"
-        delay = 0.2
-        while not self._shutdown:  # the kubelet keeps trying through apiserver outages
-            try:
-                self.node.kube.patch(path, {"metadata": {"uid": self.uid}, "status": status})
-                return
-            except ApiError as error:
-                if error.status in (404, 409):  # gone, or another pod of the same name
-                    self.gone()
-                    return
-                if error.status < 500 and error.status != 429:
-                    raise
-                log.warning("pod %s/%s: status update failed: %s", self.namespace, self.name, error)
-            except OSError as error:
-                log.warning("pod %s/%s: status update failed: %s", self.namespace, self.name, error)
-            time.sleep(delay)
-            delay = min(delay * 2, 5.0)
+        try:
+            self._through_outages(
+                "status update", self.node.kube.patch, path, {"metadata": {"uid": self.uid}, "status": status}
+            )
+        except ApiError as error:
+            if error.status not in (404, 409):  # gone, or another pod of the same name
+                raise
+            self.gone()
 
     def _final_delete(self) -> None:
         """The kubelet's last word on a deleted pod: delete it with grace 0 (if it still exists)."""
         if self._gone or self._shutdown:
             return
         try:
-            self.node.kube.delete(
+            self._through_outages(
+                "final deletion",
+                self.node.kube.delete,
                 f"/api/v1/namespaces/{self.namespace}/pods/{self.name}",
                 {"gracePeriodSeconds": 0, "preconditions": {"uid": self.uid}},
             )
         except ApiError as error:
             if error.status not in (404, 409):
                 raise
+
+    def _through_outages(self, what: str, call: Callable[..., object], *args: Any) -> None:
+        """Make an API call, retrying (as the kubelet does) while the apiserver is unreachable or
+        answers 5xx or 429, until it succeeds or the node stops; other errors are raised."""
+        delay = 0.2
+        while not self._shutdown:
+            try:
+                call(*args)
+                return
+            except ApiError as error:
+                if error.status < 500 and error.status != 429:
+                    raise
+                log.warning("pod %s/%s: %s failed: %s", self.namespace, self.name, what, error)
+            except OSError as error:
+                log.warning("pod %s/%s: %s failed: %s", self.namespace, self.name, what, error)
+            time.sleep(delay)
+            delay = min(delay * 2, 5.0)
 
     # -- helpers for the node ----------------------------------------------------------------
     def has_container(self, name: str) -> bool:
@@ -462,11 +483,15 @@ class PodWorker:
             for c in self.init_containers + self.containers
         )
 
-    def signal_container(self, container: str | None, sig: signal.Signals) -> None:
-        """Send sig to a running container's PID 1 (the first container by default)."""
+    def signal_container(self, container: str | None, sig: signal.Signals, reason: str | None = None) -> None:
+        """Send sig to a running container's PID 1 (the first container by default).
+
+        `reason` is reported as the exit's reason (as the kubelet reports OOMKilled).
+        """
         c = next(c for c in self.containers if container in (None, c.name))
         if c.process is None:
             raise ProcessLookupError(f"container {c.name} of {self.namespace}/{self.name} is not running")
+        c.exit_reason = reason
         _signal_pid1(c.process, sig)
 
     def _token(self, account: str, audiences: list[str], expiration: int) -> str:

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.cluster import ControlPlane
+from tests.e2e.operator_process import start_operator, stop_operator
 from tests.e2e.support import install_crd
 
 
@@ -25,29 +24,6 @@ def operator(
     control_plane: ControlPlane, namespace: str, tmp_path: Path, crd: None
 ) -> Iterator[subprocess.Popen[bytes]]:
     """The CRD installed with kubectl, and the operator running as `python -m trainjob_operator`."""
-    log = (tmp_path / "operator.log").open("wb")
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "trainjob_operator",
-            "--namespace",
-            namespace,
-            "--liveness",
-            "",
-            "--metrics-port",
-            "0",
-            "--resync-seconds",
-            "5",
-        ],
-        env={**os.environ, "KUBECONFIG": str(control_plane.kubeconfig)},
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    process = start_operator(control_plane, namespace, tmp_path / "operator.log")
     yield process
-    process.terminate()
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-    log.close()
+    stop_operator(process)

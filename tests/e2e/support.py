@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import subprocess
 import time
 from collections.abc import Callable
@@ -23,16 +24,21 @@ RESTRICTED = {"pod-security.kubernetes.io/enforce": "restricted"}
 
 
 def install_crd(cp: ControlPlane) -> None:
-    """Apply the generated CRD with kubectl and wait until it is served.
+    """Apply the generated CRD with kubectl and wait until it is served."""
+    cp.kubectl("apply", "-f", str(REPO / "crds" / "trainjob.dev_trainjobs.yaml"))
+    wait_established(cp, "trainjobs.trainjob.dev")
+
+
+def wait_established(cp: ControlPlane, crd: str) -> None:
+    """Wait until the CRD named `crd` is served.
 
     (Polled rather than `kubectl wait`, which fails outright on a CRD so new that it has no
     conditions yet.)
     """
-    cp.kubectl("apply", "-f", str(REPO / "crds" / "trainjob.dev_trainjobs.yaml"))
     deadline = time.monotonic() + 60
-    path = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/trainjobs.trainjob.dev"
+    path = f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{crd}"
     while condition_statuses(cp.admin.get(path).get("status") or {}).get("Established") != "True":
-        assert time.monotonic() < deadline, "the TrainJob CRD was not established within 60 s"
+        assert time.monotonic() < deadline, f"the CRD {crd} was not established within 60 s"
         time.sleep(0.1)
 
 
@@ -55,10 +61,26 @@ def cluster_example(name: str, namespace: str, tmp_path: Path, **spec: Any) -> d
     return manifest
 
 
+def worker_manifest(name: str, namespace: str, command: list[str], **spec: Any) -> dict[str, Any]:
+    """A TrainJob whose workers run `command` (say a test worker under tests/workers/), with spec fields."""
+    return {
+        "apiVersion": "trainjob.dev/v1alpha1",
+        "kind": "TrainJob",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {"image": "ghcr.io/trainjob/trainer:0.1.0", "command": command, "maxEpochs": 1, **spec},
+    }
+
+
 def kubectl_apply(cp: ControlPlane, manifest: dict[str, Any], tmp_path: Path) -> None:
     """`kubectl apply -f` the manifest, written to a file as a user would."""
     path = tmp_path / f"{manifest['metadata']['name']}.yaml"
     path.write_text(yaml.safe_dump(manifest))
+    cp.kubectl("apply", "-f", str(path))
+
+
+def kubectl_apply_all(cp: ControlPlane, manifests: list[dict[str, Any]], path: Path) -> None:
+    """`kubectl apply -f` one file of several manifests."""
+    path.write_text(yaml.safe_dump_all(manifests))
     cp.kubectl("apply", "-f", str(path))
 
 
@@ -132,3 +154,19 @@ def terminated(pod: dict[str, Any]) -> dict[str, Any]:
 def enforce_restricted(cp: ControlPlane, namespace: str) -> None:
     """Label the namespace so that Pod Security admission enforces the restricted level."""
     cp.admin.patch(f"/api/v1/namespaces/{namespace}", {"metadata": {"labels": RESTRICTED}})
+
+
+class ProgressLog:
+    """Every distinct `status.progress` (epoch, step) seen, in turn: a `wait_for_status(every=...)`."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[int, int]] = []
+
+    def __call__(self, status: dict[str, Any]) -> None:
+        progress = status.get("progress") or {}
+        if "step" in progress and (not self.seen or self.seen[-1] != (progress["epoch"], progress["step"])):
+            self.seen.append((progress["epoch"], progress["step"]))
+
+    def times_it_went_back(self) -> int:
+        """How often the progress went below the one seen before it."""
+        return sum(1 for before, after in itertools.pairwise(self.seen) if after < before)

@@ -352,16 +352,18 @@ def test_init_container_volumes_and_referenced_config_reach_the_container(
     assert test_node.logs(namespace, "configured").split() == ["prepared", "0.1", "s3cret", "/scratch"]
 
 
+@pytest.mark.parametrize(("reason", "reported"), [(None, "Error"), ("OOMKilled", "OOMKilled")])
 def test_a_killed_container_fails_the_pod_with_the_signal_exit_code(
-    control_plane: ControlPlane, test_node: TestNode, namespace: str
+    control_plane: ControlPlane, test_node: TestNode, namespace: str, reason: str | None, reported: str
 ) -> None:
     pod = pod_manifest("victim", "import time; print('up', flush=True); time.sleep(600)")
     control_plane.admin.create(f"/api/v1/namespaces/{namespace}/pods", pod)
     wait_phase(control_plane, namespace, "victim", {"Running"})
     wait_until(lambda: test_node.logs(namespace, "victim").strip() == "up")
-    test_node.kill(namespace, "victim")
+    test_node.kill(namespace, "victim", reason=reason)
     status = wait_phase(control_plane, namespace, "victim", {"Failed"})["status"]
-    assert status["containerStatuses"][0]["state"]["terminated"]["exitCode"] == 137
+    terminated = status["containerStatuses"][0]["state"]["terminated"]
+    assert (terminated["exitCode"], terminated["reason"]) == (137, reported)
 
 
 def test_kubectl_logs_follows_reads_previous_and_tails_a_test_node_pod(

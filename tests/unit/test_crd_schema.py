@@ -57,6 +57,7 @@ def full_manifest() -> dict[str, Any]:
             "volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": "data"}}],
             "volumeMounts": [{"name": "data", "mountPath": "/data"}],
             "priorityClassName": "high",
+            "terminationGracePeriodSeconds": 120,
             "serviceAccountName": "trainer",
             "imagePullSecrets": [{"name": "registry"}],
             "securityContext": {"runAsUser": 1000, "fsGroup": 1000, "sysctls": []},
@@ -68,6 +69,7 @@ def full_manifest() -> dict[str, Any]:
         runPolicy={
             "backoffLimit": 3,
             "activeDeadlineSeconds": 3600,
+            "progressDeadlineSeconds": 600,
             "ttlSecondsAfterFinished": 60,
             "suspend": True,
             "cleanPodPolicy": "All",

@@ -42,6 +42,20 @@ class CrashAt(Callback):
             os._exit(3)
 
 
+class HangAt(Callback):
+    """Rank `rank` stops making progress after `step` steps, for good (as a deadlocked worker), once:
+    `marker` remembers it."""
+
+    def __init__(self, rank: int, step: int, marker: Path) -> None:
+        self.rank, self.step, self.marker = rank, step, marker
+
+    def on_train_batch_end(self, trainer, loss, batch_idx) -> None:
+        if trainer.rank == self.rank and trainer.state.global_step == self.step and not self.marker.exists():
+            self.marker.touch()
+            while True:
+                time.sleep(3600)
+
+
 class Slow(Callback):
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
@@ -78,6 +92,8 @@ def main() -> None:
     parser.add_argument("--stop-step", type=int)
     parser.add_argument("--crash-rank", type=int)
     parser.add_argument("--crash-step", type=int)
+    parser.add_argument("--hang-rank", type=int)
+    parser.add_argument("--hang-step", type=int)
     parser.add_argument("--sleep", type=float, default=0.0)
     parser.add_argument("--marker-step", type=int)
     args = parser.parse_args()
@@ -90,6 +106,8 @@ def main() -> None:
         callbacks.append(StopAt(args.stop_rank, args.stop_step))
     if args.crash_rank is not None:
         callbacks.append(CrashAt(args.crash_rank, args.crash_step, args.out / "crashed"))
+    if args.hang_rank is not None:
+        callbacks.append(HangAt(args.hang_rank, args.hang_step, args.out / "hung"))
     if args.sleep:
         callbacks.append(Slow(args.sleep))
     if args.marker_step is not None:

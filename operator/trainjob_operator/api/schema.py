@@ -167,6 +167,12 @@ POD_TEMPLATE = obj(
             map_keys=["mountPath"],
         ),
         "priorityClassName": _dns_subdomain("The PriorityClass of the worker pods."),
+        "terminationGracePeriodSeconds": integer(
+            "How long a worker may take to stop after SIGTERM (a deletion, a group restart, a stop) "
+            "before it is killed; the trainer checkpoints in that time. Kubernetes' default: 30.",
+            minimum=0,
+            maximum=MAX_COUNT,
+        ),
         "serviceAccountName": _dns_subdomain(
             "The ServiceAccount the user's code runs as. By default the workers run as the per-job "
             "ServiceAccount `<name>-reporter`; when this is set, the operator binds the reporter's Role "
@@ -211,6 +217,16 @@ RUN_POLICY = obj(
             "How long the job may run, from `status.startTime` and across restarts (afresh after a "
             "suspension), before it fails with reason DeadlineExceeded.",
             minimum=1,
+        ),
+        "progressDeadlineSeconds": integer(
+            "How long the running workers may go without reporting progress (the reporter's "
+            "`status.progress.lastUpdateTime`, or since they all started running) before the group "
+            "counts as hung: it is restarted like a failed group while `backoffLimit` allows, else the "
+            "job fails, in both cases with reason ProgressDeadlineExceeded. It must exceed the reporter's "
+            "status interval (10 s by default), the workers' start-up (imports, data loading, resuming "
+            "from a checkpoint) and any apiserver outage to ride out. Unset: no deadline.",
+            minimum=1,
+            maximum=MAX_COUNT,
         ),
         "ttlSecondsAfterFinished": integer(
             "Delete the TrainJob (and so its children) this many seconds after it finished.",

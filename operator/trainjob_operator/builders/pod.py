@@ -43,6 +43,7 @@ PASSED_THROUGH = (
     "affinity",
     "volumes",
     "priorityClassName",
+    "terminationGracePeriodSeconds",
     "imagePullSecrets",
 )
 

@@ -36,6 +36,11 @@ STUCK_WAITING_REASONS = frozenset(
 SIGNAL_EXIT_BASE = 128
 #: Pod conditions whose reason explains why a pod was stopped from outside (preemption, eviction).
 DISRUPTION_CONDITION = "DisruptionTarget"
+#: The Job controller's reason for a failed Job when one of its pods failed (the worker Job
+#: tolerates none).
+POD_FAILED_JOB_REASON = "BackoffLimitExceeded"
+#: The reason of a failure whose pod was gone before it could be read.
+WORKER_LOST = "WorkerLost"
 #: How Pod Security admission words a refusal ("pods ... is forbidden: violates PodSecurity ...").
 POD_SECURITY_REFUSAL = "violates PodSecurity"
 #: Why the workers cannot start, when no retry can help: the spec itself must change.
@@ -116,15 +121,18 @@ def _pod_failure(pod: Body) -> tuple[str, WorkerFailure] | None:
     pod_status = pod.get("status", {})
     if pod_status.get("phase") != "Failed":
         return None
-    reason = pod_status.get("reason") or _disruption_reason(pod) or "Failed"
-    return "", WorkerFailure(reason, pod_status.get("message", ""), index, name)
+    if pod_status.get("reason"):
+        return "", WorkerFailure(pod_status["reason"], pod_status.get("message", ""), index, name)
+    disruption = _disruption(pod)
+    return "", WorkerFailure(disruption.get("reason") or "Failed", disruption.get("message", ""), index, name)
 
 
-def _disruption_reason(pod: Body) -> str | None:
+def _disruption(pod: Body) -> Body:
+    """The pod's DisruptionTarget condition (preemption, eviction, garbage collection), or {}."""
     for condition in pod.get("status", {}).get("conditions") or []:
         if condition.get("type") == DISRUPTION_CONDITION and condition.get("status") == "True":
-            return condition.get("reason")
-    return None
+            return condition
+    return {}
 
 
 def first_failure(pods: Iterable[Body]) -> WorkerFailure | None:
@@ -138,6 +146,22 @@ def first_failure(pods: Iterable[Body]) -> WorkerFailure | None:
             signalled = failure.exit_code is not None and failure.exit_code > SIGNAL_EXIT_BASE
             candidates.append(((deleting, finished_at or "~", not signalled, failure.worker or 0), failure))
     return min(candidates, key=lambda candidate: candidate[0])[1] if candidates else None
+
+
+def unseen_failure(job_reason: str, job_message: str) -> WorkerFailure:
+    """Why the group failed when no pod of the attempt shows it, from the Job's failure condition.
+
+    A failed pod that is gone already was removed from outside: the pod garbage collector deletes
+    the pods of a node that no longer exists (after failing them), an eviction or a person
+    deletes them. The Job then only says that a pod failed.
+    """
+    if job_reason == POD_FAILED_JOB_REASON:
+        message = (
+            "a worker failed and its pod was gone before its failure could be read "
+            "(its node was lost, or it was evicted or deleted)"
+        )
+        return WorkerFailure(WORKER_LOST, message)
+    return WorkerFailure(job_reason or "JobFailed", job_message)
 
 
 def _waiting_problem(pod: Body) -> WorkerFailure | None:

@@ -123,6 +123,8 @@ def observe(
     status = job.get("status", {})
     current = [pod for pod in pods if _is_current_pod(pod, attempt)]
     running = sum(1 for pod in _live_pods(pods, attempt) if pod.get("status", {}).get("phase") == "Running")
+    # A worker that exited 0 counts as done at once, before the Job controller counts it.
+    done = sum(1 for pod in current if pod.get("status", {}).get("phase") == "Succeeded")
     common: dict[str, Any] = {
         "workers": _counts(status, nodes),
         "start_time": status.get("startTime"),
@@ -144,7 +146,7 @@ def observe(
         return Observation(JobState.SUCCEEDED, **common)
     if job.get("spec", {}).get("suspend"):
         return Observation(JobState.SUSPENDED, **common)
-    if running + common["workers"]["succeeded"] >= nodes:
+    if running + max(done, common["workers"]["succeeded"]) >= nodes:
         return Observation(JobState.RUNNING, **common)
     problem = waiting_problem(current)
     if problem is None and creation_error is not None:

@@ -184,6 +184,7 @@ def test_pod_template_keeps_everything_the_user_gave(trainjob_factory):
         "volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": "data"}}],
         "volumeMounts": [{"name": "data", "mountPath": "/data"}],
         "priorityClassName": "high",
+        "terminationGracePeriodSeconds": 120,
         "imagePullSecrets": [{"name": "registry"}],
     }
     trainjob = trainjob_factory(

@@ -1,6 +1,12 @@
 """Reading worker failures and stuck workers from pods."""
 
-from trainjob_operator.status.failures import WorkerFailure, first_failure, waiting_problem, worker_index
+from trainjob_operator.status.failures import (
+    WorkerFailure,
+    first_failure,
+    unseen_failure,
+    waiting_problem,
+    worker_index,
+)
 
 
 def pod(name, index=None, phase="Running", deleting=False, **status):
@@ -59,6 +65,37 @@ def test_pod_level_failures():
         conditions=[{"type": "DisruptionTarget", "status": "True", "reason": "PreemptionByScheduler"}],
     )
     assert first_failure([preempted]).reason == "PreemptionByScheduler"
+    # The pod garbage collector fails the pods of a node that no longer exists, then deletes them.
+    orphaned = pod(
+        "c",
+        1,
+        "Failed",
+        conditions=[
+            {
+                "type": "DisruptionTarget",
+                "status": "True",
+                "reason": "DeletionByPodGC",
+                "message": "PodGC: node no longer exists",
+            }
+        ],
+        containerStatuses=[{"name": "worker", "state": {"running": {}}}],
+    )
+    assert first_failure([orphaned]).describe() == (
+        "worker 1 (pod c) failed: DeletionByPodGC: PodGC: node no longer exists"
+    )
+
+
+def test_a_failure_no_pod_shows_comes_from_the_job():
+    lost = unseen_failure("BackoffLimitExceeded", "Job has reached the specified backoff limit")
+    assert lost.reason == "WorkerLost"
+    assert lost.describe() == (
+        "the workers failed: WorkerLost: a worker failed and its pod was gone before its failure could "
+        "be read (its node was lost, or it was evicted or deleted)"
+    )
+    assert unseen_failure("PodFailurePolicy", "container failed") == WorkerFailure(
+        "PodFailurePolicy", "container failed"
+    )
+    assert unseen_failure("", "").reason == "JobFailed"
 
 
 def test_describe_and_status():

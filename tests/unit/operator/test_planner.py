@@ -60,6 +60,17 @@ def test_created_to_running_to_succeeded(world_factory):
     assert world.events[-1] == ("Normal", "Completed", "all 2 workers finished successfully")
 
 
+def test_a_worker_that_succeeded_before_the_job_counted_it_still_counts_as_done(world_factory):
+    world = world_factory(numNodes=2)
+    world.reconcile()
+    world.start_pods()
+    world.reconcile()
+    world.pod(1)["status"] = {"phase": "Succeeded", "containerStatuses": []}  # the Job has not seen it yet
+    result = world.reconcile()
+    assert world.phase == "Running"
+    assert result.events == (), "no detour through WorkersStarting"
+
+
 def test_early_stopped_and_stopped_on_request(world_factory):
     world = world_factory()
     world.reconcile()

@@ -21,7 +21,7 @@ def parse(argv, environ=None):
 def test_defaults_run_one_replica_cluster_wide():
     config = parse([])
     assert config.clusterwide and config.namespaces == ()
-    assert config.peering is None
+    assert config.peering is None and config.peering_lifetime_seconds == 60
     assert config.metrics_port == 9090
     assert config.liveness_endpoint == "http://0.0.0.0:8080/healthz"
     assert config.log_format == "json"
@@ -30,11 +30,11 @@ def test_defaults_run_one_replica_cluster_wide():
 def test_flags():
     config = parse(
         ["--namespace", "a", "--namespace", "b", "--peering", "trainjob", "--priority", "7",
-         "--metrics-port", "0", "--liveness", "", "--resync-seconds", "5", "--log-format", "plain",
-         "--verbose"]
+         "--peering-lifetime", "15", "--metrics-port", "0", "--liveness", "", "--resync-seconds", "5",
+         "--log-format", "plain", "--verbose"]
     )  # fmt: skip
     assert config.namespaces == ("a", "b") and not config.clusterwide
-    assert (config.peering, config.effective_priority) == ("trainjob", 7)
+    assert (config.peering, config.effective_priority, config.peering_lifetime_seconds) == ("trainjob", 7, 15)
     assert config.metrics_port is None and config.liveness_endpoint is None
     assert (config.resync_seconds, config.log_format, config.verbose) == (5.0, "plain", True)
 
@@ -59,12 +59,18 @@ def test_replicas_get_distinct_stable_priorities():
 
 def test_kopf_settings():
     settings = kopf.OperatorSettings()
-    configure(settings, OperatorConfig(peering="trainjob", identity="op-1", priority=3))
+    configure(
+        settings, OperatorConfig(peering="trainjob", identity="op-1", priority=3, peering_lifetime_seconds=20)
+    )
     assert settings.persistence.finalizer == "trainjob.dev/finalizer"
     assert isinstance(settings.persistence.progress_storage, kopf.AnnotationsProgressStorage)
     assert settings.posting.reporting_component == "trainjob-operator"
     assert settings.posting.reporting_instance == "op-1"
-    assert (settings.peering.name, settings.peering.priority) == ("trainjob", 3)
+    assert (settings.peering.name, settings.peering.priority, settings.peering.lifetime) == (
+        "trainjob",
+        3,
+        20,
+    )
     assert not settings.peering.standalone and settings.peering.mandatory
     standalone = kopf.OperatorSettings()
     configure(standalone, OperatorConfig())
