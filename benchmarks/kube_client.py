@@ -14,7 +14,7 @@ from typing import Any
 import kubernetes.client
 import kubernetes.config
 
-from trainjob_operator.kube import RESOURCES_BY_KIND, TRAINJOBS, Resource
+from trainjob_operator.kube import RESOURCES_BY_KIND, TRAINJOBS, collection_path
 
 
 def api_client(kubeconfig: Path) -> kubernetes.client.ApiClient:
@@ -22,12 +22,6 @@ def api_client(kubeconfig: Path) -> kubernetes.client.ApiClient:
     configuration = kubernetes.client.Configuration()
     kubernetes.config.load_kube_config(str(kubeconfig), client_configuration=configuration)
     return kubernetes.client.ApiClient(configuration)
-
-
-def collection_path(resource: Resource, namespace: str) -> str:
-    """The API path of a namespaced collection."""
-    prefix = f"/apis/{resource.group}/{resource.version}" if resource.group else f"/api/{resource.version}"
-    return f"{prefix}/namespaces/{namespace}/{resource.plural}"
 
 
 def create(client: kubernetes.client.ApiClient, body: Mapping[str, Any]) -> dict[str, Any]:
