@@ -3,8 +3,8 @@
 `apiserver_request_total` counts requests by verb and resource, but not by client. API Priority
 and Fairness does know the client: a FlowSchema that matches one user counts that user's
 requests in `apiserver_flowcontrol_dispatched_requests_total{flow_schema=...}`. `attributed_user`
-creates such a FlowSchema (on the `exempt` priority level, so it is never queued, as an admin
-is not) and a cluster-admin binding for the user.
+creates such FlowSchemas (on the `exempt` priority level, so that they are never queued, as an
+admin is not), one per verb and resource to itemize, and a cluster-admin binding for the user.
 """
 
 from __future__ import annotations
@@ -12,8 +12,10 @@ from __future__ import annotations
 import re
 import time
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from tests.cluster import ControlPlane, Kube
 
@@ -62,8 +64,47 @@ def scrape(kube: Kube) -> Scrape:
     return parse(kube.text("/metrics"))
 
 
-def attributed_user(cp: ControlPlane, user: str, timeout: float = 60.0) -> Path:
-    """A kubeconfig for `user` (cluster-admin) whose requests count under the FlowSchema `user`."""
+def _flow_schema(
+    name: str, user: str, precedence: int, verb: str = "*", resource: str = "*"
+) -> dict[str, Any]:
+    """A FlowSchema on the `exempt` level for `user`'s requests of `verb` on `resource`."""
+    rule: dict[str, Any] = {
+        "subjects": [{"kind": "User", "user": {"name": user}}],
+        "resourceRules": [
+            {
+                "verbs": [verb],
+                "apiGroups": ["*"],
+                "resources": [resource],
+                "namespaces": ["*"],
+                "clusterScope": True,
+            }
+        ],
+    }
+    if verb == "*" and resource == "*":
+        rule["nonResourceRules"] = [{"verbs": ["*"], "nonResourceURLs": ["*"]}]
+    return {
+        "metadata": {"name": name},
+        "spec": {
+            "matchingPrecedence": precedence,
+            "priorityLevelConfiguration": {"name": "exempt"},
+            "rules": [rule],
+        },
+    }
+
+
+def itemized_name(user: str, verb: str, resource: str) -> str:
+    """The FlowSchema that counts `user`'s requests of `verb` on `resource`."""
+    return f"{user}.{verb}.{resource.replace('/', '-')}"
+
+
+def attributed_user(
+    cp: ControlPlane, user: str, itemized: Iterable[tuple[str, str]] = (), timeout: float = 60.0
+) -> Path:
+    """A kubeconfig for `user` (cluster-admin) whose requests the apiserver counts apart.
+
+    Requests of each (verb, resource) in `itemized` count under their own FlowSchema
+    (`itemized_name`); all others under the FlowSchema `user`. `requests_by` sums them up.
+    """
     cp.admin.create(
         CLUSTER_ROLE_BINDINGS,
         {
@@ -76,36 +117,29 @@ def attributed_user(cp: ControlPlane, user: str, timeout: float = 60.0) -> Path:
             "subjects": [{"kind": "User", "name": user, "apiGroup": "rbac.authorization.k8s.io"}],
         },
     )
-    everything = {
-        "verbs": ["*"],
-        "apiGroups": ["*"],
-        "resources": ["*"],
-        "namespaces": ["*"],
-        "clusterScope": True,
-    }
-    cp.admin.create(
-        FLOW_SCHEMAS,
-        {
-            "metadata": {"name": user},
-            "spec": {
-                "matchingPrecedence": 100,
-                "priorityLevelConfiguration": {"name": "exempt"},
-                "rules": [
-                    {
-                        "subjects": [{"kind": "User", "user": {"name": user}}],
-                        "resourceRules": [everything],
-                        "nonResourceRules": [{"verbs": ["*"], "nonResourceURLs": ["*"]}],
-                    }
-                ],
-            },
-        },
-    )
+    for verb, resource in itemized:
+        cp.admin.create(
+            FLOW_SCHEMAS, _flow_schema(itemized_name(user, verb, resource), user, 99, verb, resource)
+        )
+    cp.admin.create(FLOW_SCHEMAS, _flow_schema(user, user, 100))
     credentials = cp.credentials(user)
     client = Kube(cp.server, cp.ca.cert, cert=credentials)
     deadline = time.monotonic() + timeout
-    while not scrape(cp.admin).by_flow_schema[user]:  # the FlowSchema takes effect in moments
+    while not scrape(cp.admin).by_flow_schema[user]:  # the FlowSchemas take effect in moments
         if time.monotonic() > deadline:
             raise TimeoutError(f"the FlowSchema {user!r} did not take effect within {timeout} s")
         client.get("/version")
         time.sleep(0.2)
     return cp.write_kubeconfig(user, credentials)
+
+
+def requests_by(scrape: Scrape, user: str) -> Counter[str]:
+    """`user`'s requests by itemized "verb resource" ("other" for the rest)."""
+    counts: Counter[str] = Counter()
+    for flow, count in scrape.by_flow_schema.items():
+        if flow == user:
+            counts["other"] += count
+        elif flow.startswith(f"{user}."):
+            verb, resource = flow.removeprefix(f"{user}.").split(".", 1)
+            counts[f"{verb} {resource.replace('-', '/')}"] += count
+    return +counts

@@ -21,11 +21,11 @@ Requests: the operator and the loop each authenticate as their own user, with a 
 per user, so that the apiserver counts their requests apart
 (`apiserver_flowcontrol_dispatched_requests_total`); `apiserver_request_total` gives all
 requests of a phase by verb and resource (the controllers' and the watches' included).
-The operator's requests are counted from the first create until its status writes are done
-(every TrainJob shows its 2 active workers) and it has been quiet for a moment, then again
-over an idle minute (resync timers only). CPU seconds come from /proc (utime+stime, children
-included), peak RSS from VmHWM. The control plane runs on the last CPU, the operator and this
-driver on the others (`--no-pin` leaves them all free).
+The operator's requests (itemized by verb and resource, one FlowSchema each) are counted from
+the first create until its status writes are done (every TrainJob shows its 2 active workers)
+and 2 s more, then again over an idle minute (resync timers only). CPU seconds come from
+/proc (utime+stime, children included), peak RSS from VmHWM. The control plane runs on the
+last CPU, the operator and this driver on the others (`--no-pin` leaves them all free).
 
 Targets: p50 apply-to-pods under 1 s, total within 1.5x the plain loop, operator RSS under
 250 MiB at 200 jobs. The figure printed last is total(operator) / total(plain loop), to pods.
@@ -40,12 +40,13 @@ import os
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmarks.apiserver_metrics import Scrape, attributed_user, scrape
+from benchmarks.apiserver_metrics import Scrape, attributed_user, requests_by, scrape
 from benchmarks.arrivals import Arrivals
 from benchmarks.kube_client import api_client, create
 from benchmarks.procstat import cpu_seconds, peak_rss_bytes
@@ -58,6 +59,24 @@ from trainjob_operator.builders.children import children
 OPERATOR_USER, LOOP_USER = "trainjob-operator", "plain-loop"
 #: Kinds (and how many of each) a job's children are complete with; pods are added per worker count.
 CHILD_KINDS = {"ServiceAccount": 1, "Role": 1, "RoleBinding": 1, "Service": 1, "Job": 1}
+#: The operator's requests are counted apart by these verbs and resources.
+OPERATOR_ITEMIZED = [
+    (verb, resource)
+    for verb in ("get", "list", "watch", "create", "patch", "update", "delete")
+    for resource in (
+        "trainjobs",
+        "trainjobs/status",
+        "jobs",
+        "pods",
+        "events",
+        "serviceaccounts",
+        "roles",
+        "rolebindings",
+        "services",
+    )
+]
+#: After the last status write the burst waits this long for the operator's trailing requests.
+GRACE_S = 2.0
 
 
 @dataclass
@@ -71,8 +90,8 @@ class Phase:
     job_seen: dict[str, float] = field(default_factory=dict)
     children_seen: dict[str, float] = field(default_factory=dict)
     requests: Scrape | None = None
-    #: Requests of the phase's own client (the loop, or the operator), by FlowSchema.
-    client_requests: int = 0
+    #: Requests of the phase's own client (the loop, or the operator), by verb and resource.
+    client_requests: Counter[str] = field(default_factory=Counter)
     apiserver_cpu_s: float = 0.0
     #: The phase's wall time over which `requests` and `apiserver_cpu_s` were counted.
     window_s: float = 0.0
@@ -163,7 +182,7 @@ def run_baseline(cp: ControlPlane, kubeconfig: Path, jobs: int, workers: int, ti
         phase.window_s = time.monotonic() - phase.started
         phase.requests = scrape(cp.admin) - before
         phase.apiserver_cpu_s = cpu_seconds(apiserver) - cpu_before
-    phase.client_requests = phase.requests.by_flow_schema[LOOP_USER]
+    phase.client_requests = requests_by(phase.requests, LOOP_USER)
     client.close()
     delete_namespace(cp.admin, namespace)
     return phase
@@ -176,7 +195,7 @@ class OperatorUsage:
     start_cpu_s: float = 0.0
     busy_cpu_s: float = 0.0
     idle_cpu_s: float = 0.0
-    idle_requests: int = 0
+    idle_requests: Counter[str] = field(default_factory=Counter)
     idle_s: float = 0.0
     peak_rss_bytes: int = 0
 
@@ -191,10 +210,10 @@ def start_operator(kubeconfig: Path, namespace: str, log: Path) -> Any:
 def wait_quiet(cp: ControlPlane, user: str, every: float = 2.0, timeout: float = 120.0) -> None:
     """Wait until `user` sent no request for `every` seconds (or `timeout` passed)."""
     deadline = time.monotonic() + timeout
-    last = scrape(cp.admin).by_flow_schema[user]
+    last = requests_by(scrape(cp.admin), user)
     while time.monotonic() < deadline:
         time.sleep(every)
-        now = scrape(cp.admin).by_flow_schema[user]
+        now = requests_by(scrape(cp.admin), user)
         if now == last:
             return
         last = now
@@ -245,24 +264,29 @@ def run_operator_phase(
             ):
                 missing = jobs - len(phase.children_seen)
                 raise TimeoutError(f"{missing} jobs' children missing after {timeout} s; see {log}")
-            wait_quiet(cp, OPERATOR_USER)
+            time.sleep(GRACE_S)
             phase.window_s = time.monotonic() - phase.started
             phase.requests = scrape(cp.admin) - before
             phase.apiserver_cpu_s = cpu_seconds(apiserver) - cpu_before
-            phase.client_requests = phase.requests.by_flow_schema[OPERATOR_USER]
+            phase.client_requests = requests_by(phase.requests, OPERATOR_USER)
             usage.busy_cpu_s = cpu_seconds(operator.pid) - usage.start_cpu_s
             if idle_seconds > 0:
                 idle_before, idle_cpu = scrape(cp.admin), cpu_seconds(operator.pid)
                 idle_started = time.monotonic()
                 time.sleep(idle_seconds)
                 usage.idle_s = time.monotonic() - idle_started
-                usage.idle_requests = (scrape(cp.admin) - idle_before).by_flow_schema[OPERATOR_USER]
+                usage.idle_requests = requests_by(scrape(cp.admin) - idle_before, OPERATOR_USER)
                 usage.idle_cpu_s = cpu_seconds(operator.pid) - idle_cpu
             usage.peak_rss_bytes = peak_rss_bytes(operator.pid)
     finally:
         stop(operator)
         client.close()
     return phase, usage
+
+
+def per_job(requests: Counter[str], jobs: int) -> str:
+    """Requests by verb and resource, per job."""
+    return ", ".join(f"{item} {count / jobs:.2f}" for item, count in requests.most_common())
 
 
 def report_phase(phase: Phase) -> None:
@@ -279,8 +303,9 @@ def report_phase(phase: Phase) -> None:
         f"  apply-to-pods p50 {percentile(pods, 0.5):.3f} s  p99 {percentile(pods, 0.99):.3f} s  "
         f"max {pods[-1]:.3f} s"
     )
-    per_job = phase.client_requests / phase.jobs
-    print(f"  its own requests: {phase.client_requests} ({per_job:.1f} per job)")
+    own = sum(phase.client_requests.values())
+    itemized = per_job(phase.client_requests, phase.jobs)
+    print(f"  its own requests: {own} ({own / phase.jobs:.1f} per job): {itemized}")
     total = sum(phase.requests.requests.values())
     print(
         f"  all apiserver requests in {phase.window_s:.1f} s: {total} ({total / phase.jobs:.1f} per job); "
@@ -317,10 +342,8 @@ def main() -> None:
                 os.sched_setaffinity(process.pid, control_plane_cpus)
             os.sched_setaffinity(0, client_cpus)
         install_crd(cp)
-        operator_kubeconfig, loop_kubeconfig = (
-            attributed_user(cp, OPERATOR_USER),
-            attributed_user(cp, LOOP_USER),
-        )
+        operator_kubeconfig = attributed_user(cp, OPERATOR_USER, OPERATOR_ITEMIZED)
+        loop_kubeconfig = attributed_user(cp, LOOP_USER)
         baseline = run_baseline(cp, loop_kubeconfig, args.jobs, args.workers, args.timeout)
         operator, usage = run_operator_phase(
             cp,
@@ -340,11 +363,13 @@ def main() -> None:
         f"warm up); peak RSS {usage.peak_rss_bytes / 2**20:.0f} MiB"
     )
     if usage.idle_s:
-        minutes = usage.idle_s / 60
+        minutes, pending = usage.idle_s / 60, args.jobs + 1
+        idle = sum(usage.idle_requests.values())
         print(
-            f"  idle ({usage.idle_s:.0f} s, {args.jobs + 1} pending jobs): "
-            f"{usage.idle_requests / minutes / (args.jobs + 1):.2f} requests per job per minute, "
-            f"{usage.idle_cpu_s / minutes:.2f} CPU s per minute"
+            f"  idle ({usage.idle_s:.0f} s, {pending} pending jobs): "
+            f"{idle / minutes / pending:.2f} requests per job per minute, "
+            f"{usage.idle_cpu_s / minutes:.2f} CPU s per minute; "
+            f"per job per minute: {per_job(usage.idle_requests, minutes * pending)}"
         )
     pods = operator.latencies(operator.children_seen)
     load = os.getloadavg()

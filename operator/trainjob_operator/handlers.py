@@ -75,8 +75,14 @@ def register(registry: kopf.OperatorRegistry, config: OperatorConfig) -> None:
     async def trainjob_changed(namespace: str, name: str, memo: kopf.Memo, **_: Any) -> None:
         await memo.reconciler.reconcile(namespace, name)
 
+    # The first resync waits one interval: the creation or resumption has just reconciled.
     @kopf.timer(
-        **TRAINJOBS, id="resync", interval=config.resync_seconds, when=needs_resync, registry=registry
+        **TRAINJOBS,
+        id="resync",
+        interval=config.resync_seconds,
+        initial_delay=config.resync_seconds,
+        when=needs_resync,
+        registry=registry,
     )
     async def resync(namespace: str, name: str, memo: kopf.Memo, **_: Any) -> None:
         await memo.reconciler.reconcile(namespace, name)

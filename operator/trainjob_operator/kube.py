@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -37,6 +38,9 @@ TRAINJOBS = Resource(GROUP, VERSION, PLURAL)
 JOBS = Resource("batch", "v1", "jobs")
 PODS = Resource("", "v1", "pods")
 MERGE_PATCH = "application/merge-patch+json"
+#: Requests in flight at once (worker threads, and kept-alive connections in the pool). Reconciles
+#: of different TrainJobs run concurrently; each waits on the network, not on the CPU.
+CONCURRENT_REQUESTS = 32
 #: The resource of every kind of child the builders make.
 RESOURCES_BY_KIND = {
     "ServiceAccount": Resource("", "v1", "serviceaccounts"),
@@ -54,6 +58,7 @@ def client_configuration() -> kubernetes.client.Configuration:
         kubernetes.config.load_incluster_config(client_configuration=configuration)
     except kubernetes.config.ConfigException:
         kubernetes.config.load_kube_config(client_configuration=configuration)
+    configuration.connection_pool_maxsize = CONCURRENT_REQUESTS
     return configuration
 
 
@@ -79,8 +84,9 @@ class KubeApi:
     and some 70 MiB to import, for the few calls this needs.
     """
 
-    def __init__(self, client: kubernetes.client.ApiClient) -> None:
+    def __init__(self, client: kubernetes.client.ApiClient, concurrency: int = CONCURRENT_REQUESTS) -> None:
         self._client = client
+        self._executor = ThreadPoolExecutor(concurrency, thread_name_prefix="kube-api")
 
     async def _request(
         self,
@@ -113,7 +119,7 @@ class KubeApi:
         return data
 
     async def _run(self, call: Callable[..., T], *args: Any) -> T:
-        return await asyncio.to_thread(call, *args)
+        return await asyncio.get_running_loop().run_in_executor(self._executor, call, *args)
 
     async def get(self, resource: Resource, namespace: str, name: str) -> dict[str, Any] | None:
         """One object, or None if it does not exist."""

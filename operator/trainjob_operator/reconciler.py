@@ -53,25 +53,21 @@ class Reconciler:
         self._metrics.record_reconcile(time.monotonic() - started)
 
     async def _reconcile(self, namespace: str, name: str) -> None:
-        trainjob = await self._api.get(TRAINJOBS, namespace, name)
+        # Read all three at once: each read starts after the last reconcile's writes ended.
+        trainjob, job, pods = await asyncio.gather(
+            self._api.get(TRAINJOBS, namespace, name),
+            self._api.get(JOBS, namespace, job_name(name)),
+            self._api.list_pods(namespace, f"{LABEL_NAME}={name}"),
+        )
         if trainjob is None or trainjob["metadata"].get("deletionTimestamp"):
             self._locks.pop((namespace, name), None)
             return
-        job = await self._api.get(JOBS, namespace, job_name(name))
-        pods = await self._api.list_pods(namespace, f"{LABEL_NAME}={name}")
         await self._execute(trainjob, plan(trainjob, job, pods, _now()))
 
     async def _execute(self, trainjob: Mapping[str, Any], result: Plan) -> None:
         """Create, then write the status and post Events, then delete and patch."""
         namespace, name = trainjob["metadata"]["namespace"], trainjob["metadata"]["name"]
-        for child in result.create:
-            try:
-                await self._api.create(child)
-            except ApiException as error:
-                if error.status not in INVALID:
-                    raise
-                result = failed_to_create(trainjob, child["kind"], error_message(error), _now())
-                break
+        result = await self._create(trainjob, result)
         if result.status:
             await self._api.patch_status(TRAINJOBS, namespace, name, result.status)
         for event in result.events:
@@ -85,3 +81,20 @@ class Reconciler:
             await self._api.delete_pod(namespace, pod)
         if result.delete_trainjob:
             await self._api.delete(TRAINJOBS, namespace, name)
+
+    async def _create(self, trainjob: Mapping[str, Any], result: Plan) -> Plan:
+        """Create the plan's children: the Job's identity and Service at once, then the Job.
+
+        Returns the plan, or the plan of a failed TrainJob when the apiserver rejected a child as
+        invalid (then no Job is created); any other error propagates.
+        """
+        job = [child for child in result.create if child["kind"] == "Job"]
+        for batch in ([child for child in result.create if child["kind"] != "Job"], job):
+            outcomes = await asyncio.gather(*map(self._api.create, batch), return_exceptions=True)
+            for child, outcome in zip(batch, outcomes, strict=True):
+                if isinstance(outcome, ApiException) and outcome.status in INVALID:
+                    return failed_to_create(trainjob, child["kind"], error_message(outcome), _now())
+            for outcome in outcomes:
+                if isinstance(outcome, BaseException):
+                    raise outcome
+        return result
