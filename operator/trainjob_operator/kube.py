@@ -137,21 +137,22 @@ class KubeApi:
         )
         return list(json.loads(data).get("items") or [])
 
-    async def create(self, body: Mapping[str, Any]) -> bool:
-        """Create a child built by the builders; False if it already exists."""
+    async def create(self, body: Mapping[str, Any]) -> dict[str, Any] | None:
+        """Create a child built by the builders; the object as created, or None if it already exists."""
         path = collection_path(RESOURCES_BY_KIND[body["kind"]], body["metadata"]["namespace"])
         try:
-            await self._request("POST", path, body)
+            return json.loads(await self._request("POST", path, body))
         except ApiException as error:
             if error.status == 409:
-                return False
+                return None
             raise
-        return True
 
-    async def patch(self, resource: Resource, namespace: str, name: str, patch: Mapping[str, Any]) -> None:
-        """Apply a JSON merge patch to an object."""
+    async def patch(
+        self, resource: Resource, namespace: str, name: str, patch: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """Apply a JSON merge patch to an object; the object as patched."""
         path = f"{collection_path(resource, namespace)}/{name}"
-        await self._request("PATCH", path, patch, content_type=MERGE_PATCH)
+        return json.loads(await self._request("PATCH", path, patch, content_type=MERGE_PATCH))
 
     async def patch_status(
         self, resource: Resource, namespace: str, name: str, patch: Mapping[str, Any]
