@@ -64,12 +64,21 @@ def scrape(kube: Kube) -> Scrape:
     return parse(kube.text("/metrics"))
 
 
-def _flow_schema(
-    name: str, user: str, precedence: int, verb: str = "*", resource: str = "*"
+def flow_schema(
+    name: str,
+    subject: dict[str, Any],
+    *,
+    precedence: int = 100,
+    level: str = "exempt",
+    verb: str = "*",
+    resource: str = "*",
 ) -> dict[str, Any]:
-    """A FlowSchema on the `exempt` level for `user`'s requests of `verb` on `resource`."""
+    """A FlowSchema that sends `subject`'s requests of `verb` on `resource` to priority `level`.
+
+    `subject` as in a FlowSchema rule, e.g. `{"kind": "User", "user": {"name": "alice"}}`.
+    """
     rule: dict[str, Any] = {
-        "subjects": [{"kind": "User", "user": {"name": user}}],
+        "subjects": [subject],
         "resourceRules": [
             {
                 "verbs": [verb],
@@ -86,7 +95,7 @@ def _flow_schema(
         "metadata": {"name": name},
         "spec": {
             "matchingPrecedence": precedence,
-            "priorityLevelConfiguration": {"name": "exempt"},
+            "priorityLevelConfiguration": {"name": level},
             "rules": [rule],
         },
     }
@@ -117,11 +126,11 @@ def attributed_user(
             "subjects": [{"kind": "User", "name": user, "apiGroup": "rbac.authorization.k8s.io"}],
         },
     )
+    subject = {"kind": "User", "user": {"name": user}}
     for verb, resource in itemized:
-        cp.admin.create(
-            FLOW_SCHEMAS, _flow_schema(itemized_name(user, verb, resource), user, 99, verb, resource)
-        )
-    cp.admin.create(FLOW_SCHEMAS, _flow_schema(user, user, 100))
+        name = itemized_name(user, verb, resource)
+        cp.admin.create(FLOW_SCHEMAS, flow_schema(name, subject, precedence=99, verb=verb, resource=resource))
+    cp.admin.create(FLOW_SCHEMAS, flow_schema(user, subject))
     credentials = cp.credentials(user)
     client = Kube(cp.server, cp.ca.cert, cert=credentials)
     deadline = time.monotonic() + timeout
