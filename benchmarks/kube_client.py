@@ -24,17 +24,27 @@ def api_client(kubeconfig: Path) -> kubernetes.client.ApiClient:
     return kubernetes.client.ApiClient(configuration)
 
 
-def create(client: kubernetes.client.ApiClient, body: Mapping[str, Any]) -> dict[str, Any]:
-    """POST a TrainJob or a child the operator's builders made; returns the object as created."""
-    resource = TRAINJOBS if body["kind"] == "TrainJob" else RESOURCES_BY_KIND[body["kind"]]
-    path = collection_path(resource, body["metadata"]["namespace"])
+def request(
+    client: kubernetes.client.ApiClient,
+    method: str,
+    path: str,
+    body: Mapping[str, Any],
+    content_type: str = "application/json",
+) -> dict[str, Any]:
+    """One request with a JSON body; the decoded answer."""
     response = client.call_api(
-        "POST",
+        method,
         client.configuration.host + path,
-        header_params={"Accept": "application/json", "Content-Type": "application/json"},
+        header_params={"Accept": "application/json", "Content-Type": content_type},
         body=dict(body),
     )
     data = response.read()
     if response.status >= 300:
-        raise RuntimeError(f"POST {path}: {response.status} {data[:500]!r}")
+        raise RuntimeError(f"{method} {path}: {response.status} {data[:500]!r}")
     return json.loads(data)
+
+
+def create(client: kubernetes.client.ApiClient, body: Mapping[str, Any]) -> dict[str, Any]:
+    """POST a TrainJob or a child the operator's builders made; returns the object as created."""
+    resource = TRAINJOBS if body["kind"] == "TrainJob" else RESOURCES_BY_KIND[body["kind"]]
+    return request(client, "POST", collection_path(resource, body["metadata"]["namespace"]), body)

@@ -18,13 +18,16 @@ authorised exactly as a pod's. Three windows of `--window` seconds, one after th
   interval (one thread and one kept-alive connection each, as in a pod), all in this process,
   fed a new progress fragment every 0.5 s, the epoch advancing every 30 s.
 
-Each window starts 15 s after its change (the watches open, the first writes go out at once),
-so that it shows the steady state. For each window: the CPU seconds per minute of
+Each window starts 15 s after its change (the watches open, the first writes go out at once;
+the idle window also waits for the operator's first resync of the new jobs), so that it shows
+the steady state. For each window: the CPU seconds per minute of
 kube-apiserver and etcd (and the operator), from /proc, and the reporters' requests, counted
 apart by a FlowSchema for their namespace's ServiceAccounts (on `workload-low`, where
 ServiceAccounts go by default). The control plane runs on the last CPU, the reporters and the
-operator on the others. The figure printed last is the apiserver's CPU while N jobs report /
-while idle.
+operator on the others. Then, with nothing else running, `--writes` status writes of one
+TrainJob, one after the other, and as many writes of the same fragment into a ConfigMap, each
+give the apiserver's CPU per write. The figure printed last is the apiserver's CPU while N jobs
+report / while idle.
 
     .venv/bin/python -m benchmarks.status_load [--jobs 200] [--window 60]
 """
@@ -33,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import json
 import os
 import sys
 import tempfile
@@ -43,6 +47,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.apiserver_metrics import FLOW_SCHEMAS, Scrape, flow_schema, scrape
+from benchmarks.kube_client import api_client, request
 from benchmarks.procstat import cpu_seconds
 from tests.cluster import ControlPlane, build_binaries
 from tests.cluster.processes import spawn, stop
@@ -54,6 +59,8 @@ from trainjob.status.stop_watch import WATCH_SECONDS, StopRequestWatcher
 from trainjob.status.writer import BackgroundWriter
 from trainjob_operator.api.names import reporter_name
 from trainjob_operator.builders.rbac import role, role_binding, service_account
+from trainjob_operator.config import OperatorConfig
+from trainjob_operator.kube import MERGE_PATCH
 
 NAMESPACE = "load"
 REPORTERS = "trainjob-reporters"
@@ -200,6 +207,31 @@ def measure(cp: ControlPlane, name: str, seconds: float, pids: dict[str, int]) -
     return Window(name, elapsed, cpu, scrape(cp.admin) - before_requests)
 
 
+def cpu_per_write(cp: ControlPlane, path: str, body: Any, writes: int) -> float:
+    """The apiserver's CPU milliseconds per merge patch of `path`, `writes` sent one after the other."""
+    apiserver = cp.processes["kube-apiserver"].pid
+    client = api_client(cp.kubeconfig)  # one kept-alive connection, as a reporter has
+    before = cpu_seconds(apiserver)
+    for tick in range(writes):
+        request(client, "PATCH", path, body(tick), MERGE_PATCH)
+    spent = cpu_seconds(apiserver) - before
+    client.close()
+    return spent / writes * 1000
+
+
+def write_costs(cp: ControlPlane, writes: int) -> tuple[float, float]:
+    """CPU ms per status write of a TrainJob, and per write of the same fragment into a ConfigMap."""
+    cp.admin.create(TRAINJOBS.format(namespace=NAMESPACE), manifest("single"))
+    configmaps = f"/api/v1/namespaces/{NAMESPACE}/configmaps"
+    cp.admin.create(configmaps, {"metadata": {"name": "single"}, "data": {}})
+    trainjob = f"{TRAINJOBS.format(namespace=NAMESPACE)}/single/status"
+    status = cpu_per_write(cp, trainjob, lambda tick: {"status": progress(tick)}, writes)
+    data = cpu_per_write(
+        cp, f"{configmaps}/single", lambda tick: {"data": {"status": json.dumps(progress(tick))}}, writes
+    )
+    return status, data
+
+
 def count_reporters_apart(cp: ControlPlane) -> None:
     """A FlowSchema for the namespace's ServiceAccounts (the reporters), on their default level."""
     group = {"kind": "Group", "group": {"name": f"system:serviceaccounts:{NAMESPACE}"}}
@@ -232,6 +264,9 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=200, help="running jobs that report")
     parser.add_argument("--window", type=float, default=60.0, help="seconds per window")
     parser.add_argument("--no-operator", action="store_true", help="do not run the operator")
+    parser.add_argument(
+        "--writes", type=int, default=500, help="sequential writes to time one write (0: none)"
+    )
     args = parser.parse_args()
     cpus = sorted(os.sched_getaffinity(0))
     control_plane_cpus, client_cpus = {cpus[-1]}, set(cpus[:-1]) or set(cpus)
@@ -251,7 +286,7 @@ def main() -> None:
         try:
             # Each window starts once the last change settled: the operator's and the controllers'
             # work on the new jobs, the watches' opening, the writers' first writes.
-            time.sleep(SETTLE_S)
+            time.sleep(SETTLE_S if operator is None else SETTLE_S + OperatorConfig().resync_seconds)
             windows = [measure(cp, "idle", args.window, pids)]
             reporters.watch()
             time.sleep(SETTLE_S)
@@ -259,23 +294,26 @@ def main() -> None:
             reporters.report()
             time.sleep(SETTLE_S)
             windows.append(measure(cp, "reporting", args.window, pids))
-            writes = sum(writer.writes for writer in reporters.writers)
         finally:
             reporters.close()
             if operator is not None:
                 stop(operator)
+        per_write = write_costs(cp, args.writes) if args.writes else None
     print(
         f"computed from the code: at most {computed_requests_per_minute():.2f} requests per running job "
         f"per minute ({60 / CLUSTER_STATUS_INTERVAL_S:.0f} status writes, a watch every {WATCH_SECONDS} s)"
     )
     report(windows, args.jobs)
-    minutes = windows[-1].seconds / 60
-    print(f"status writes the writers counted: {writes / args.jobs / minutes:.2f} per job per minute")
     idle, _, reporting = (window.cpu_per_minute["kube-apiserver"] for window in windows)
     print(
         f"apiserver CPU for {args.jobs} jobs reporting: {reporting - idle:.2f} s per minute above idle "
         f"({(reporting - idle) / args.jobs * 1000:.1f} ms per job per minute)"
     )
+    if per_write:
+        print(
+            f"apiserver CPU per write, {args.writes} one after the other: TrainJob status "
+            f"{per_write[0]:.2f} ms, the same fragment into a ConfigMap {per_write[1]:.2f} ms"
+        )
     load = os.getloadavg()
     print(f"machine: {os.cpu_count()} CPUs, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     print(f"ratio apiserver CPU reporting/idle: {reporting / idle:.3f}")

@@ -95,8 +95,9 @@ def register(registry: kopf.OperatorRegistry, config: OperatorConfig) -> None:
         if memo.reconciler.is_news(namespace, labels[LABEL_NAME], body):
             await memo.reconciler.reconcile(namespace, labels[LABEL_NAME])
 
+    # Async although it does no I/O: kopf runs a sync handler in a thread, at every status write.
     @kopf.on.event(**TRAINJOBS, id="phase", registry=registry)
-    def phase_changed(
+    async def phase_changed(
         type: str | None, namespace: str, name: str, status: Mapping[str, Any], memo: kopf.Memo, **_: Any
     ) -> None:
         phase = None if type == "DELETED" else status.get("phase") or Phase.PENDING

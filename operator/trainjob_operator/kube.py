@@ -10,6 +10,7 @@ runs in a worker thread so that kopf's event loop never blocks.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -101,7 +102,8 @@ class KubeApi:
         headers = {"Accept": "application/json"}
         if body is not None:
             headers["Content-Type"] = content_type
-        request = self._client.param_serialize(
+        request = functools.partial(
+            self._client.param_serialize,
             method,
             path,
             query_params=list((query or {}).items()),
@@ -111,8 +113,9 @@ class KubeApi:
         )
         return await self._run(self._send, request)
 
-    def _send(self, request: tuple[Any, ...]) -> bytes:
-        response = self._client.call_api(*request)
+    def _send(self, request: Callable[[], tuple[Any, ...]]) -> bytes:
+        """Serialize and send (in a worker thread: both take CPU the event loop need not wait on)."""
+        response = self._client.call_api(*request())
         data = response.read()
         if not 200 <= response.status <= 299:
             raise ApiException.from_response(http_resp=response, body=None, data=None)
