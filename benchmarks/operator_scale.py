@@ -7,6 +7,7 @@ own namespace:
 - baseline: a plain loop creates, per job, the TrainJob and then its children as the
   operator's own builders make them (ServiceAccount, Role, RoleBinding, headless Service,
   Indexed Job), one request after the other on one kept-alive connection. No operator runs.
+  One warm-up job comes first (the apiserver readies a CRD's storage at its first object).
 - operator: `python -m trainjob_operator --namespace operator` runs as a process (defaults,
   but no liveness or metrics endpoint); after one warm-up TrainJob has its pods, the same
   loop creates the N TrainJobs only, and the operator makes the children.
@@ -160,6 +161,13 @@ def delete_namespace(kube: Kube, name: str, timeout: float = 600.0) -> None:
     raise TimeoutError(f"namespace {name} still there after {timeout} s")
 
 
+def create_with_children(client: Any, manifest: Mapping[str, Any]) -> None:
+    """Create a TrainJob, then its children as the operator's builders make them."""
+    trainjob = create(client, manifest)
+    for child in children(apply_defaults(trainjob), 0):
+        create(client, child)
+
+
 def run_baseline(cp: ControlPlane, kubeconfig: Path, jobs: int, workers: int, timeout: float) -> Phase:
     """The plain loop: each TrainJob, then its children from the operator's builders."""
     namespace = "baseline"
@@ -169,14 +177,16 @@ def run_baseline(cp: ControlPlane, kubeconfig: Path, jobs: int, workers: int, ti
     kinds = {**CHILD_KINDS, "Pod": workers}
     apiserver = cp.processes["kube-apiserver"].pid
     with Arrivals(cp.admin, namespace) as arrivals:
+        warm_up = Phase("warm-up", 1, sent={"warm-up": time.monotonic()})
+        create_with_children(client, trainjob_manifest("warm-up", namespace, workers))
+        if not arrivals.wait(lambda: complete(arrivals, warm_up, kinds), timeout):
+            raise TimeoutError("the warm-up job's children are missing")
         before, cpu_before = scrape(cp.admin), cpu_seconds(apiserver)
         phase.started = time.monotonic()
         for index in range(jobs):
             name = f"job-{index:04d}"
             phase.sent[name] = time.monotonic()
-            trainjob = create(client, trainjob_manifest(name, namespace, workers))
-            for child in children(apply_defaults(trainjob), 0):
-                create(client, child)
+            create_with_children(client, trainjob_manifest(name, namespace, workers))
         if not arrivals.wait(lambda: complete(arrivals, phase, kinds), timeout):
             raise TimeoutError(f"{jobs - len(phase.children_seen)} jobs' children missing after {timeout} s")
         phase.window_s = time.monotonic() - phase.started
@@ -200,11 +210,17 @@ class OperatorUsage:
     peak_rss_bytes: int = 0
 
 
-def start_operator(kubeconfig: Path, namespace: str, log: Path) -> Any:
-    """`python -m trainjob_operator` watching `namespace`, as the e2e tests run it."""
+def start_operator(kubeconfig: Path, namespace: str, log: Path, source: Path | None) -> Any:
+    """`python -m trainjob_operator` watching `namespace`, as the e2e tests run it.
+
+    `source`: a checkout whose `operator/` to run instead of the installed one (to compare versions).
+    """
     argv = [sys.executable, "-m", "trainjob_operator", "--namespace", namespace]
     argv += ["--liveness", "", "--metrics-port", "0"]
-    return spawn(argv, log=log, env={**os.environ, "KUBECONFIG": str(kubeconfig)})
+    env = {**os.environ, "KUBECONFIG": str(kubeconfig)}
+    if source is not None:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(source / "operator"), env.get("PYTHONPATH")]))
+    return spawn(argv, log=log, env=env)
 
 
 def wait_quiet(cp: ControlPlane, user: str, every: float = 2.0, timeout: float = 120.0) -> None:
@@ -229,6 +245,7 @@ def run_operator_phase(
     idle_seconds: float,
     operator_cpus: set[int] | None,
     log: Path,
+    source: Path | None,
 ) -> tuple[Phase, OperatorUsage]:
     """The operator makes the children of TrainJobs the loop creates."""
     namespace = "operator"
@@ -239,7 +256,7 @@ def run_operator_phase(
     kinds = {**CHILD_KINDS, "Pod": workers}
     apiserver = cp.processes["kube-apiserver"].pid
     settled = workers_active(workers)
-    operator = start_operator(operator_kubeconfig, namespace, log)
+    operator = start_operator(operator_kubeconfig, namespace, log, source)
     try:
         if operator_cpus:
             os.sched_setaffinity(operator.pid, operator_cpus)
@@ -331,6 +348,9 @@ def main() -> None:
     )
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds to wait for a phase's children")
     parser.add_argument("--operator-log", type=Path, help="keep the operator's log here")
+    parser.add_argument(
+        "--operator-source", type=Path, help="run the operator of this checkout (to compare versions)"
+    )
     parser.add_argument("--no-pin", action="store_true", help="do not pin the control plane to the last CPU")
     args = parser.parse_args()
     cpus = sorted(os.sched_getaffinity(0))
@@ -355,6 +375,7 @@ def main() -> None:
             args.idle_seconds,
             client_cpus if pin else None,
             args.operator_log or Path(scratch) / "operator.log",
+            args.operator_source,
         )
     report_phase(baseline)
     report_phase(operator)
