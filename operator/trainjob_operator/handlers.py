@@ -1,7 +1,8 @@
 """The kopf handlers: thin glue from kopf's triggers to the `Reconciler`.
 
 Triggers of a reconcile: a TrainJob created, its spec changed, the operator resumed; an event of
-a Job labelled with a TrainJob's name (the Job controller updates it on every pod transition);
+a Job labelled with a TrainJob's name (the Job controller updates it on every pod transition),
+unless a reconcile already saw or wrote that version of the Job;
 and a periodic resync of every TrainJob that is unfinished or waits for its TTL (deadlines,
 stuck workers, missed events). Pods are not watched: the Job's status reflects them, and the
 resync catches what it does not (a worker that cannot pull its image).
@@ -75,18 +76,28 @@ def register(registry: kopf.OperatorRegistry, config: OperatorConfig) -> None:
     async def trainjob_changed(namespace: str, name: str, memo: kopf.Memo, **_: Any) -> None:
         await memo.reconciler.reconcile(namespace, name)
 
+    # The first resync waits one interval: the creation or resumption has just reconciled.
     @kopf.timer(
-        **TRAINJOBS, id="resync", interval=config.resync_seconds, when=needs_resync, registry=registry
+        **TRAINJOBS,
+        id="resync",
+        interval=config.resync_seconds,
+        initial_delay=config.resync_seconds,
+        when=needs_resync,
+        registry=registry,
     )
     async def resync(namespace: str, name: str, memo: kopf.Memo, **_: Any) -> None:
         await memo.reconciler.reconcile(namespace, name)
 
     @kopf.on.event("batch", "v1", "jobs", labels={LABEL_NAME: kopf.PRESENT}, id="job", registry=registry)
-    async def job_changed(namespace: str, labels: Mapping[str, str], memo: kopf.Memo, **_: Any) -> None:
-        await memo.reconciler.reconcile(namespace, labels[LABEL_NAME])
+    async def job_changed(
+        namespace: str, labels: Mapping[str, str], body: kopf.Body, memo: kopf.Memo, **_: Any
+    ) -> None:
+        if memo.reconciler.is_news(namespace, labels[LABEL_NAME], body):
+            await memo.reconciler.reconcile(namespace, labels[LABEL_NAME])
 
+    # Async although it does no I/O: kopf runs a sync handler in a thread, at every status write.
     @kopf.on.event(**TRAINJOBS, id="phase", registry=registry)
-    def phase_changed(
+    async def phase_changed(
         type: str | None, namespace: str, name: str, status: Mapping[str, Any], memo: kopf.Memo, **_: Any
     ) -> None:
         phase = None if type == "DELETED" else status.get("phase") or Phase.PENDING

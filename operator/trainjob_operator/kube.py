@@ -1,9 +1,9 @@
 """The few Kubernetes API calls the operator makes, as plain dicts, with the official client.
 
-Objects of API groups (TrainJobs, Jobs, Roles) go through the client's CustomObjectsApi, which
-speaks plain dicts and JSON merge patches for any group; the core objects (pods, Services,
-ServiceAccounts) through CoreV1Api, reading raw JSON (`_preload_content=False`) rather than the
-client's models, which break on fields they do not know. The client is synchronous: every call
+Every call is a plain REST request (paths built here, JSON in and out, JSON merge patches)
+through the client's `ApiClient`, which brings the credentials (kubeconfig or the pod's
+ServiceAccount, with token refresh) and a pool of kept-alive connections. The client's models
+are not used: they break on fields they do not know. The client is synchronous: every call
 runs in a worker thread so that kopf's event loop never blocks.
 """
 
@@ -13,6 +13,7 @@ import asyncio
 import functools
 import json
 from collections.abc import Awaitable, Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -36,6 +37,12 @@ class Resource:
 
 TRAINJOBS = Resource(GROUP, VERSION, PLURAL)
 JOBS = Resource("batch", "v1", "jobs")
+PODS = Resource("", "v1", "pods")
+EVENTS = Resource("", "v1", "events")
+MERGE_PATCH = "application/merge-patch+json"
+#: Requests in flight at once (worker threads, and kept-alive connections in the pool). Reconciles
+#: of different TrainJobs run concurrently; each waits on the network, not on the CPU.
+CONCURRENT_REQUESTS = 32
 #: The resource of every kind of child the builders make.
 RESOURCES_BY_KIND = {
     "ServiceAccount": Resource("", "v1", "serviceaccounts"),
@@ -53,6 +60,7 @@ def client_configuration() -> kubernetes.client.Configuration:
         kubernetes.config.load_incluster_config(client_configuration=configuration)
     except kubernetes.config.ConfigException:
         kubernetes.config.load_kube_config(client_configuration=configuration)
+    configuration.connection_pool_maxsize = CONCURRENT_REQUESTS
     return configuration
 
 
@@ -64,21 +72,63 @@ def error_message(error: ApiException) -> str:
         return str(error.reason)
 
 
+def collection_path(resource: Resource, namespace: str) -> str:
+    """The API path of a namespaced collection."""
+    prefix = f"/apis/{resource.group}/{resource.version}" if resource.group else f"/api/{resource.version}"
+    return f"{prefix}/namespaces/{namespace}/{resource.plural}"
+
+
 class KubeApi:
-    """Async access to TrainJobs, their Jobs, pods and other children."""
+    """Async access to TrainJobs, their Jobs, pods and other children.
 
-    def __init__(self, client: kubernetes.client.ApiClient) -> None:
-        self._custom = kubernetes.client.CustomObjectsApi(client)
-        self._core = kubernetes.client.CoreV1Api(client)
+    Plain REST calls through the client's `ApiClient` (its connection pool, credentials and
+    token refresh), without the generated API classes: `CoreV1Api` alone takes seconds of CPU
+    and some 70 MiB to import, for the few calls this needs.
+    """
 
-    async def _run(self, call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        return await asyncio.to_thread(functools.partial(call, *args, **kwargs))
+    def __init__(self, client: kubernetes.client.ApiClient, concurrency: int = CONCURRENT_REQUESTS) -> None:
+        self._client = client
+        self._executor = ThreadPoolExecutor(concurrency, thread_name_prefix="kube-api")
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        body: Mapping[str, Any] | None = None,
+        *,
+        query: Mapping[str, str] | None = None,
+        content_type: str = "application/json",
+    ) -> bytes:
+        """One request in a worker thread; the response body, or `ApiException` for a non-2xx answer."""
+        headers = {"Accept": "application/json"}
+        if body is not None:
+            headers["Content-Type"] = content_type
+        request = functools.partial(
+            self._client.param_serialize,
+            method,
+            path,
+            query_params=list((query or {}).items()),
+            header_params=headers,
+            body=None if body is None else dict(body),
+            auth_settings=["BearerToken"],
+        )
+        return await self._run(self._send, request)
+
+    def _send(self, request: Callable[[], tuple[Any, ...]]) -> bytes:
+        """Serialize and send (in a worker thread: both take CPU the event loop need not wait on)."""
+        response = self._client.call_api(*request())
+        data = response.read()
+        if not 200 <= response.status <= 299:
+            raise ApiException.from_response(http_resp=response, body=None, data=None)
+        return data
+
+    async def _run(self, call: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, call, *args)
 
     async def get(self, resource: Resource, namespace: str, name: str) -> dict[str, Any] | None:
-        """One object of an API group, or None if it does not exist."""
-        coordinates = (resource.group, resource.version, namespace, resource.plural, name)
+        """One object, or None if it does not exist."""
         try:
-            return await self._run(self._custom.get_namespaced_custom_object, *coordinates)
+            return json.loads(await self._request("GET", f"{collection_path(resource, namespace)}/{name}"))
         except ApiException as error:
             if error.status == 404:
                 return None
@@ -86,71 +136,55 @@ class KubeApi:
 
     async def list_pods(self, namespace: str, label_selector: str) -> list[dict[str, Any]]:
         """The pods with the given labels, as dicts."""
-        response = await self._run(
-            self._core.list_namespaced_pod, namespace, label_selector=label_selector, _preload_content=False
+        data = await self._request(
+            "GET", collection_path(PODS, namespace), query={"labelSelector": label_selector}
         )
-        return list(json.loads(response.data).get("items") or [])
+        return list(json.loads(data).get("items") or [])
 
     async def event_messages(self, namespace: str, uid: str, reason: str) -> list[str]:
         """The messages of the Events about object `uid` with `reason`, oldest first."""
         selector = f"involvedObject.uid={uid},reason={reason}"
-        response = await self._run(
-            self._core.list_namespaced_event, namespace, field_selector=selector, _preload_content=False
+        data = await self._request(
+            "GET", collection_path(EVENTS, namespace), query={"fieldSelector": selector}
         )
-        events = json.loads(response.data).get("items") or []
+        events = json.loads(data).get("items") or []
         events.sort(key=_event_time)
         return [str(event.get("message") or "") for event in events]
 
-    async def create(self, body: Mapping[str, Any]) -> bool:
-        """Create a child built by the builders; False if it already exists."""
-        resource = RESOURCES_BY_KIND[body["kind"]]
-        namespace = body["metadata"]["namespace"]
-        if resource.group:
-            call = functools.partial(
-                self._custom.create_namespaced_custom_object,
-                resource.group,
-                resource.version,
-                namespace,
-                resource.plural,
-            )
-        else:
-            create_core = {"services": self._core.create_namespaced_service}
-            create_core["serviceaccounts"] = self._core.create_namespaced_service_account
-            call = functools.partial(create_core[resource.plural], namespace, _preload_content=False)
+    async def create(self, body: Mapping[str, Any]) -> dict[str, Any] | None:
+        """Create a child built by the builders; the object as created, or None if it already exists."""
+        path = collection_path(RESOURCES_BY_KIND[body["kind"]], body["metadata"]["namespace"])
         try:
-            await self._run(call, dict(body))
+            return json.loads(await self._request("POST", path, body))
         except ApiException as error:
             if error.status == 409:
-                return False
+                return None
             raise
-        return True
 
-    async def patch(self, resource: Resource, namespace: str, name: str, patch: Mapping[str, Any]) -> None:
-        """Apply a JSON merge patch to an object of an API group."""
-        coordinates = (resource.group, resource.version, namespace, resource.plural, name)
-        await self._run(self._custom.patch_namespaced_custom_object, *coordinates, dict(patch))
+    async def patch(
+        self, resource: Resource, namespace: str, name: str, patch: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """Apply a JSON merge patch to an object; the object as patched."""
+        path = f"{collection_path(resource, namespace)}/{name}"
+        return json.loads(await self._request("PATCH", path, patch, content_type=MERGE_PATCH))
 
     async def patch_status(
         self, resource: Resource, namespace: str, name: str, patch: Mapping[str, Any]
     ) -> None:
         """Apply a JSON merge patch of the `status` (its fields only) through the status subresource."""
-        coordinates = (resource.group, resource.version, namespace, resource.plural, name)
-        body = {"status": dict(patch)}
-        await self._run(self._custom.patch_namespaced_custom_object_status, *coordinates, body)
+        path = f"{collection_path(resource, namespace)}/{name}/status"
+        await self._request("PATCH", path, {"status": dict(patch)}, content_type=MERGE_PATCH)
 
     async def delete(
         self, resource: Resource, namespace: str, name: str, propagation: str = "Background"
     ) -> None:
-        """Delete an object of an API group; one that is already gone is fine."""
-        coordinates = (resource.group, resource.version, namespace, resource.plural, name)
-        call = self._custom.delete_namespaced_custom_object
-        await _gone_is_fine(self._run(call, *coordinates, propagation_policy=propagation))
+        """Delete an object; one that is already gone is fine."""
+        path = f"{collection_path(resource, namespace)}/{name}"
+        await _gone_is_fine(self._request("DELETE", path, query={"propagationPolicy": propagation}))
 
     async def delete_pod(self, namespace: str, name: str) -> None:
         """Delete a pod; one that is already gone is fine."""
-        await _gone_is_fine(
-            self._run(self._core.delete_namespaced_pod, name, namespace, _preload_content=False)
-        )
+        await _gone_is_fine(self._request("DELETE", f"{collection_path(PODS, namespace)}/{name}"))
 
 
 def _event_time(event: Mapping[str, Any]) -> str:

@@ -42,6 +42,18 @@ class Reconciler:
         self._post_event = post_event
         self._metrics = metrics
         self._locks: defaultdict[tuple[str, str], asyncio.Lock] = defaultdict(asyncio.Lock)
+        #: The resourceVersion of each TrainJob's Job as the last reconcile read or wrote it.
+        self._job_versions: dict[tuple[str, str], str] = {}
+
+    def is_news(self, namespace: str, name: str, job: Mapping[str, Any]) -> bool:
+        """Whether TrainJob `namespace/name`'s Job, as a watch event shows it, is worth a reconcile.
+
+        Not when a reconcile already saw this very version of it, or wrote it (the event of the
+        Job just created, or just patched): a reconcile would find the same Job, and whatever
+        else changed has triggers of its own.
+        """
+        version = job.get("metadata", {}).get("resourceVersion")
+        return version is None or self._job_versions.get((namespace, name)) != version
 
     async def reconcile(self, namespace: str, name: str) -> None:
         """Bring the TrainJob `namespace/name` one step closer to its spec."""
@@ -55,12 +67,17 @@ class Reconciler:
         self._metrics.record_reconcile(time.monotonic() - started)
 
     async def _reconcile(self, namespace: str, name: str) -> None:
-        trainjob = await self._api.get(TRAINJOBS, namespace, name)
+        # Read all three at once: each read starts after the last reconcile's writes ended.
+        trainjob, job, pods = await asyncio.gather(
+            self._api.get(TRAINJOBS, namespace, name),
+            self._api.get(JOBS, namespace, job_name(name)),
+            self._api.list_pods(namespace, f"{LABEL_NAME}={name}"),
+        )
         if trainjob is None or trainjob["metadata"].get("deletionTimestamp"):
             self._locks.pop((namespace, name), None)
+            self._job_versions.pop((namespace, name), None)
             return
-        job = await self._api.get(JOBS, namespace, job_name(name))
-        pods = await self._api.list_pods(namespace, f"{LABEL_NAME}={name}")
+        self._remember_job(namespace, name, job)
         creation_error = await self._creation_error(trainjob, job, pods)
         await self._execute(trainjob, plan(trainjob, job, pods, _now(), creation_error))
 
@@ -77,17 +94,17 @@ class Reconciler:
         )
         return messages[-1] if messages else None
 
+    def _remember_job(self, namespace: str, name: str, job: Mapping[str, Any] | None) -> None:
+        version = (job or {}).get("metadata", {}).get("resourceVersion")
+        if version is None:
+            self._job_versions.pop((namespace, name), None)
+        else:
+            self._job_versions[(namespace, name)] = version
+
     async def _execute(self, trainjob: Mapping[str, Any], result: Plan) -> None:
         """Create, then write the status and post Events, then delete and patch."""
         namespace, name = trainjob["metadata"]["namespace"], trainjob["metadata"]["name"]
-        for child in result.create:
-            try:
-                await self._api.create(child)
-            except ApiException as error:
-                if error.status not in INVALID:
-                    raise
-                result = failed_to_create(trainjob, child["kind"], error_message(error), _now())
-                break
+        result = await self._create(trainjob, result)
         if result.status:
             await self._api.patch_status(TRAINJOBS, namespace, name, result.status)
         for event in result.events:
@@ -95,9 +112,31 @@ class Reconciler:
             self._metrics.record_transition(event.phase, event.reason)
         if result.delete_job:
             await self._api.delete(JOBS, namespace, job_name(name), result.delete_job)
+            self._remember_job(namespace, name, None)
         if result.patch_job:
-            await self._api.patch(JOBS, namespace, job_name(name), result.patch_job)
+            patched = await self._api.patch(JOBS, namespace, job_name(name), result.patch_job)
+            self._remember_job(namespace, name, patched)
         for pod in result.delete_pods:
             await self._api.delete_pod(namespace, pod)
         if result.delete_trainjob:
             await self._api.delete(TRAINJOBS, namespace, name)
+
+    async def _create(self, trainjob: Mapping[str, Any], result: Plan) -> Plan:
+        """Create the plan's children: the Job's identity and Service at once, then the Job.
+
+        Returns the plan, or the plan of a failed TrainJob when the apiserver rejected a child as
+        invalid (then no Job is created); any other error propagates.
+        """
+        namespace, name = trainjob["metadata"]["namespace"], trainjob["metadata"]["name"]
+        job = [child for child in result.create if child["kind"] == "Job"]
+        for batch in ([child for child in result.create if child["kind"] != "Job"], job):
+            outcomes = await asyncio.gather(*map(self._api.create, batch), return_exceptions=True)
+            for child, outcome in zip(batch, outcomes, strict=True):
+                if isinstance(outcome, ApiException) and outcome.status in INVALID:
+                    return failed_to_create(trainjob, child["kind"], error_message(outcome), _now())
+            for child, outcome in zip(batch, outcomes, strict=True):
+                if isinstance(outcome, BaseException):
+                    raise outcome
+                if child["kind"] == "Job":
+                    self._remember_job(namespace, name, outcome)
+        return result

@@ -18,11 +18,20 @@ class _Expired(Exception):
     pass
 
 
-def run_informer(kube: Kube, path: str, handler: Handler, stop: threading.Event, **query: Any) -> None:
+def run_informer(
+    kube: Kube,
+    path: str,
+    handler: Handler,
+    stop: threading.Event,
+    *,
+    synced: threading.Event | None = None,
+    **query: Any,
+) -> None:
     """Call handler(type, object) for every change of the collection at path until stop is set.
 
     ADDED/MODIFIED/DELETED events, also after a relist (objects gone meanwhile are DELETED).
-    Errors are retried; handler exceptions are logged and do not stop the loop.
+    Errors are retried; handler exceptions are logged and do not stop the loop. `synced` is set
+    once the first list has been handled: every later change arrives as a watch event.
     """
     known: dict[str, dict[str, Any]] = {}
 
@@ -41,6 +50,8 @@ def run_informer(kube: Kube, path: str, handler: Handler, stop: threading.Event,
             for uid, obj in current.items():
                 emit("MODIFIED" if uid in known else "ADDED", obj)
             known = current
+            if synced is not None:
+                synced.set()
             version = listing["metadata"]["resourceVersion"]
             while not stop.is_set():
                 for event in kube.watch(path, version, timeout_seconds=10, **query):

@@ -141,6 +141,27 @@ async def test_pods_the_job_controller_cannot_create_are_explained_by_its_events
 
 
 @pytest.mark.asyncio
+async def test_an_invalid_role_fails_the_trainjob_and_no_job_is_created(cluster, reconciler, events):
+    cluster["post /apis/rbac.authorization.k8s.io/v1/namespaces/ml/roles"] << Invalid
+    add_trainjob(cluster)
+    await reconciler.reconcile("ml", "mnist")
+    status = stored(cluster, TRAINJOBS, "mnist")["status"]
+    assert status["phase"] == "Failed"
+    assert "the apiserver rejected the Role: " in status["failure"]["message"]
+    assert stored(cluster, JOBS, "mnist") is None
+
+
+@pytest.mark.asyncio
+async def test_a_transient_error_on_a_child_propagates_and_the_retry_completes(cluster, reconciler):
+    cluster["post /api/v1/namespaces/ml/services"] << km.KubernetesError
+    add_trainjob(cluster)
+    with pytest.raises(kubernetes.client.ApiException):
+        await reconciler.reconcile("ml", "mnist")
+    assert stored(cluster, JOBS, "mnist") is None, "no Job before its Service exists"
+    assert "status" not in stored(cluster, TRAINJOBS, "mnist")
+
+
+@pytest.mark.asyncio
 async def test_finished_cleans_pods_and_expires(cluster, reconciler):
     status = {"phase": "Succeeded", "completionTime": "2024-05-01T12:00:00Z", "restarts": 0}
     add_trainjob(cluster, status=status, runPolicy={"cleanPodPolicy": "All", "ttlSecondsAfterFinished": 60})

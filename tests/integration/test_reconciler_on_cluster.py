@@ -1,0 +1,76 @@
+"""The Reconciler against the real apiserver: which Job events are news (resourceVersions are real)."""
+
+from __future__ import annotations
+
+import time
+
+import kubernetes.client
+import kubernetes.config
+import pytest
+
+from tests.cluster import ControlPlane
+from tests.e2e.support import TRAINJOBS, install_crd
+from trainjob_operator.kube import KubeApi
+from trainjob_operator.metrics import Metrics
+from trainjob_operator.reconciler import Reconciler
+
+pytestmark = pytest.mark.integration
+
+
+def reconciler_for(cp: ControlPlane) -> Reconciler:
+    configuration = kubernetes.client.Configuration()
+    kubernetes.config.load_kube_config(str(cp.kubeconfig), client_configuration=configuration)
+    return Reconciler(KubeApi(kubernetes.client.ApiClient(configuration)), lambda *_: None, Metrics())
+
+
+def settled_job(cp: ControlPlane, namespace: str, name: str, workers: int) -> dict:
+    """The Job once the Job controller counts its (pending) pods as active and leaves it be."""
+    path = f"/apis/batch/v1/namespaces/{namespace}/jobs/{name}"
+    deadline = time.monotonic() + 60
+    previous = None
+    while True:
+        job = cp.admin.get(path)
+        if (job.get("status") or {}).get("active") == workers:
+            if previous == job["metadata"]["resourceVersion"]:
+                return job
+            previous = job["metadata"]["resourceVersion"]
+        assert time.monotonic() < deadline, f"the Job did not settle: {job.get('status')}"
+        time.sleep(1.0)
+
+
+def job_events(cp: ControlPlane, namespace: str, since: str, until: str) -> list[dict]:
+    """The Job watch events of `namespace` from resourceVersion `since` up to version `until`."""
+    events = []
+    for event in cp.admin.watch(f"/apis/batch/v1/namespaces/{namespace}/jobs", since, timeout_seconds=5):
+        if event["type"] != "BOOKMARK":
+            events.append(event)
+        if event["object"]["metadata"]["resourceVersion"] == until:
+            break
+    return events
+
+
+@pytest.mark.asyncio
+async def test_a_job_event_is_news_only_for_a_version_no_reconcile_saw_or_wrote(
+    control_plane: ControlPlane, namespace: str
+) -> None:
+    install_crd(control_plane)
+    manifest = {
+        "apiVersion": "trainjob.dev/v1alpha1",
+        "kind": "TrainJob",
+        "metadata": {"name": "news", "namespace": namespace},
+        "spec": {"image": "trainer", "command": ["python", "train.py"], "numNodes": 2, "maxEpochs": 1},
+    }
+    control_plane.admin.create(TRAINJOBS.format(namespace=namespace), manifest)
+    before = control_plane.admin.get(f"/apis/batch/v1/namespaces/{namespace}/jobs")["metadata"]
+    reconciler = reconciler_for(control_plane)
+    await reconciler.reconcile(namespace, "news")
+    counted = settled_job(control_plane, namespace, "news", 2)
+    added, *changes = job_events(
+        control_plane, namespace, before["resourceVersion"], counted["metadata"]["resourceVersion"]
+    )
+    assert added["type"] == "ADDED" and changes and changes[-1]["object"] == counted
+    assert not reconciler.is_news(namespace, "news", added["object"]), "the Job it just created"
+    assert reconciler.is_news(namespace, "news", counted), "the Job controller changed it since"
+    await reconciler.reconcile(namespace, "news")
+    assert not reconciler.is_news(namespace, "news", counted), "the last reconcile read it"
+    assert reconciler.is_news(namespace, "other", counted), "another TrainJob's Job"
