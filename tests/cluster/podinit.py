@@ -54,6 +54,7 @@ def container(spec: dict) -> None:
         (os.open(source, os.O_PATH | os.O_CLOEXEC), os.path.isdir(source), target, read_only)
         for source, target, read_only in spec["mounts"]
     ]
+    image = [(os.open(path, os.O_PATH | os.O_CLOEXEC), path) for path in spec.get("image_paths", [])]
     for fd, is_dir, target, read_only in mounts:
         if is_dir:
             os.makedirs(target, exist_ok=True)
@@ -63,6 +64,13 @@ def container(spec: dict) -> None:
         _mount(f"/proc/self/fd/{fd}", target, MS_BIND | MS_REC)
         if read_only:
             _mount(None, target, MS_REMOUNT | MS_BIND | MS_RDONLY)
+    # A container's image is never hidden by its volumes: put back the node's image paths that a
+    # volume mounted over one of their parents hides.
+    targets = [os.path.join(target, "") for _, _, target, _ in mounts]
+    for fd, path in image:
+        if any(path.startswith(target) for target in targets):
+            os.makedirs(path, exist_ok=True)
+            _mount(f"/proc/self/fd/{fd}", path, MS_BIND | MS_REC)
     os.chdir(spec["workdir"])
     argv = spec["argv"]
     if not argv:

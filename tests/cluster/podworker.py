@@ -287,6 +287,9 @@ class PodWorker:
             "hostname": hostname,
             "mounts": container_mounts(c.spec, volumes, env),
             "workdir": c.spec.get("workingDir") or str(self.node.workdir),
+            # The node's "image": what a volume mounted over a parent (an emptyDir on /tmp, with
+            # the repository or the venv under /tmp) must not hide.
+            "image_paths": sorted({sys.prefix, sys.base_prefix, str(self.node.workdir)}),
             "argv": [expand(a, env) for a in c.spec.get("command", []) + c.spec.get("args", [])],
             "env": {
                 "PATH": f"{Path(sys.prefix) / 'bin'}:{IMAGE_PATH}",
