@@ -49,6 +49,22 @@ def needs_resync(spec: Mapping[str, Any], status: Mapping[str, Any], **_: Any) -
     return not finished or (spec.get("runPolicy") or {}).get("ttlSecondsAfterFinished") is not None
 
 
+def observed_phase(type: str | None, status: Mapping[str, Any]) -> str | None:
+    """A TrainJob's phase as a watch event shows it; None when it was deleted."""
+    return None if type == "DELETED" else status.get("phase") or Phase.PENDING
+
+
+def phase_changed(
+    type: str | None, namespace: str, name: str, status: Mapping[str, Any], memo: kopf.Memo, **_: Any
+) -> bool:
+    """Whether a TrainJob event changes the phase the metrics track.
+
+    Most events of a running TrainJob are its reporter's status writes (one per job every 10 s):
+    filtered here, kopf neither invokes the handler nor logs its success for them.
+    """
+    return bool(memo.metrics.phase_of(namespace, name) != observed_phase(type, status))
+
+
 def register(registry: kopf.OperatorRegistry, config: OperatorConfig) -> None:
     """Register every handler of the operator on `registry`."""
 
@@ -95,10 +111,8 @@ def register(registry: kopf.OperatorRegistry, config: OperatorConfig) -> None:
         if memo.reconciler.is_news(namespace, labels[LABEL_NAME], body):
             await memo.reconciler.reconcile(namespace, labels[LABEL_NAME])
 
-    # Async although it does no I/O: kopf runs a sync handler in a thread, at every status write.
-    @kopf.on.event(**TRAINJOBS, id="phase", registry=registry)
-    async def phase_changed(
+    @kopf.on.event(**TRAINJOBS, id="phase", when=phase_changed, registry=registry)
+    async def track_phase(
         type: str | None, namespace: str, name: str, status: Mapping[str, Any], memo: kopf.Memo, **_: Any
     ) -> None:
-        phase = None if type == "DELETED" else status.get("phase") or Phase.PENDING
-        memo.metrics.set_phase(namespace, name, phase)
+        memo.metrics.set_phase(namespace, name, observed_phase(type, status))

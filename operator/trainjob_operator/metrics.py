@@ -48,6 +48,10 @@ class Metrics:
         """Count a TrainJob transition (one per Event the operator posts)."""
         self.transitions[(phase, reason)] += 1
 
+    def phase_of(self, namespace: str, name: str) -> str | None:
+        """The phase tracked for a TrainJob, or None."""
+        return self._phases.get((namespace, name))
+
     def set_phase(self, namespace: str, name: str, phase: str | None) -> None:
         """Track a TrainJob's phase; None forgets a deleted TrainJob."""
         if phase is None:

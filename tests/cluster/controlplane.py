@@ -19,7 +19,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from .kube import ApiError, Kube
@@ -56,9 +56,13 @@ class ControlPlane:
     long-lived thread: its processes die with that thread.
     """
 
-    def __init__(self, bin_dir: Path, *, startup_timeout: float = 90.0) -> None:
+    def __init__(
+        self, bin_dir: Path, *, startup_timeout: float = 90.0, controller_manager_flags: Sequence[str] = ()
+    ) -> None:
         self.bin_dir = bin_dir
         self.startup_timeout = startup_timeout
+        #: Extra kube-controller-manager flags (e.g. `--kube-api-qps=200` for scale benchmarks).
+        self.controller_manager_flags = tuple(controller_manager_flags)
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         self.network: PodNetwork | None = None
         self._dir: Path | None = None
@@ -280,6 +284,7 @@ class ControlPlane:
                 f"--service-cluster-ip-range={self.network.service_range}",
                 "--leader-elect=false",
                 "--secure-port=0",
+                *self.controller_manager_flags,
             ],
         )
         scheduler = self.write_kubeconfig("kube-scheduler", self.credentials("system:kube-scheduler"))

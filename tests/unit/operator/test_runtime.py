@@ -6,7 +6,7 @@ import kopf
 import pytest
 
 from trainjob_operator.config import OperatorConfig, add_arguments, config_from_args
-from trainjob_operator.handlers import needs_resync
+from trainjob_operator.handlers import needs_resync, phase_changed
 from trainjob_operator.metrics import Metrics
 from trainjob_operator.runtime import operator_arguments
 from trainjob_operator.settings import configure
@@ -97,6 +97,20 @@ def test_operator_arguments_register_the_handlers():
 )
 def test_needs_resync(spec, status, needed):
     assert needs_resync(spec, status) is needed
+
+
+def test_only_events_that_change_the_tracked_phase_reach_the_phase_handler():
+    memo = kopf.Memo(metrics=Metrics())
+
+    def changed(type, status):
+        return phase_changed(type=type, namespace="ml", name="a", status=status, memo=memo)
+
+    assert changed(None, {}), "a new TrainJob is Pending"
+    assert not changed("DELETED", {}), "nothing tracked: nothing to forget"
+    memo.metrics.set_phase("ml", "a", "Running")
+    assert not changed("MODIFIED", {"phase": "Running", "progress": {"epoch": 3}}), "a reporter's write"
+    assert changed("MODIFIED", {"phase": "Succeeded"})
+    assert changed("DELETED", {"phase": "Running"})
 
 
 def test_metrics_exposition():
