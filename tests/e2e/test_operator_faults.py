@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -38,16 +37,20 @@ JOBS = 20
 PEERING = "trainjob-faults"
 
 
+#: Keeps an operator process to stop after the test, and returns it.
+Tracked = Callable[[subprocess.Popen[bytes]], subprocess.Popen[bytes]]
+
+
 @pytest.fixture
-def operators() -> Any:
-    """Start operators with `start(...)`; whatever still runs is stopped after the test."""
+def operators() -> Iterator[Tracked]:
+    """Track the operators a test starts; whatever still runs is stopped after it."""
     started: list[subprocess.Popen[bytes]] = []
 
-    def start(process: subprocess.Popen[bytes]) -> subprocess.Popen[bytes]:
+    def track(process: subprocess.Popen[bytes]) -> subprocess.Popen[bytes]:
         started.append(process)
         return process
 
-    yield start
+    yield track
     for process in started:
         stop_operator(process)
 
@@ -66,7 +69,7 @@ def test_operator_killed_twice_while_creating_twenty_trainjobs_converges(
     namespace: str,
     crd: None,
     tmp_path: Path,
-    operators: Any,
+    operators: Tracked,
 ) -> None:
     cp = control_plane
     log = tmp_path / "operator.log"
@@ -99,7 +102,7 @@ def test_operator_killed_mid_group_restart_completes_it_and_counts_it_once(
     namespace: str,
     crd: None,
     tmp_path: Path,
-    operators: Any,
+    operators: Tracked,
 ) -> None:
     cp = control_plane
     log = tmp_path / "operator.log"
@@ -159,7 +162,7 @@ def test_two_replicas_one_acts_and_the_other_takes_over_when_it_is_killed(
     namespace: str,
     crd: None,
     tmp_path: Path,
-    operators: Any,
+    operators: Tracked,
 ) -> None:
     cp = control_plane
     install_peering(cp, namespace, PEERING)
