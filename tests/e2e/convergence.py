@@ -12,6 +12,8 @@ from trainjob_operator.api.names import KIND, LABEL_ATTEMPT, LABEL_MANAGED_BY, M
 
 #: The command of workers that succeed at once, for TrainJobs whose training does not matter.
 QUICK = ["python", "-c", "print('trained')"]
+#: The label selector of the operator's children.
+MANAGED = f"{LABEL_MANAGED_BY}={MANAGER}"
 #: Where each kind of child of a TrainJob is listed.
 CHILDREN = {
     "ServiceAccount": "/api/v1/namespaces/{namespace}/serviceaccounts",
@@ -31,7 +33,7 @@ def children_by_owner(cp: ControlPlane, namespace: str) -> dict[str, list[str]]:
     """The kinds of the operator's children (one entry per object), by the uid of their TrainJob."""
     owned: dict[str, list[str]] = {}
     for kind, path in CHILDREN.items():
-        items = cp.admin.get(path.format(namespace=namespace), labelSelector=f"{LABEL_MANAGED_BY}={MANAGER}")
+        items = cp.admin.get(path.format(namespace=namespace), labelSelector=MANAGED)
         for item in items["items"]:
             for reference in item["metadata"].get("ownerReferences") or []:
                 if reference.get("controller"):
@@ -76,7 +78,10 @@ def event_counts(events: list[dict[str, Any]]) -> Counter[tuple[str, str]]:
 
 
 def assert_all_succeeded_once(cp: ControlPlane, namespace: str, count: int) -> None:
-    """`count` TrainJobs all succeeded on their first attempt, each child and Event exactly once."""
+    """`count` TrainJobs all succeeded on their first attempt, each child exactly once, no Event twice.
+
+    (An Event can be lost: one whose transition was written just before a crash.)
+    """
     jobs = trainjobs(cp, namespace)
     assert len(jobs) == count
     for job in jobs:
@@ -91,8 +96,5 @@ def assert_all_succeeded_once(cp: ControlPlane, namespace: str, count: int) -> N
         assert attempts == {"0"}, (job["metadata"]["name"], attempts)
     events = trainjob_events(cp, namespace)
     counts = event_counts(events)
-    assert all(count == 1 for count in counts.values()), f"a transition was announced twice: {counts}"
+    assert all(times == 1 for times in counts.values()), f"a transition was announced twice: {counts}"
     assert [event for event in events if event["type"] == "Warning"] == []
-    for job in jobs:
-        succeeded = next(c for c in job["status"]["conditions"] if c["type"] == "Succeeded")
-        assert counts[(job["metadata"]["name"], succeeded["reason"])] == 1, "its success was announced"

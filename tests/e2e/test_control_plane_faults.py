@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 
 from tests.cluster import ControlPlane, TestNode
+from tests.e2e.admission_gate import AdmissionGate
 from tests.e2e.convergence import (
     QUICK,
     assert_all_succeeded_once,
-    children_count,
     finished,
 )
 from tests.e2e.support import (
@@ -63,14 +63,18 @@ def test_training_and_creation_ride_out_the_apiserver_down_and_etcd_restarted(
     wait_for_status(cp, namespace, "train", training, operator=operator, every=progress, timeout=180)
 
     # New TrainJobs: the control plane goes down once the operator is creating their children.
-    before = children_count(cp, namespace)
     new = [worker_manifest(f"new-{index}", namespace, QUICK) for index in range(NEW_JOBS)]
-    kubectl_apply_all(cp, new, tmp_path / "new.yaml")
-    wait_until(lambda: children_count(cp, namespace) > before, "the operator to create children", every=0.05)
     epoch_before = latest_epoch(checkpoints)
-    with cp.outage("kube-apiserver", "etcd"):
-        time.sleep(OUTAGE_S)
-        epoch_in_outage = latest_epoch(checkpoints)
+    with AdmissionGate(cp, namespace, "serviceaccounts", let_through=2) as gate:
+        kubectl_apply_all(cp, new, tmp_path / "new.yaml")
+        gate.wait_until_holding()
+        # The apiserver stops with creations in flight; it refuses connections from the SIGTERM on,
+        # and is killed once its grace period ends (it waits on what the gate holds).
+        down_since = time.monotonic()
+        with cp.outage("kube-apiserver", "etcd"):
+            gate.release()
+            time.sleep(max(0.0, OUTAGE_S - (time.monotonic() - down_since)))
+            epoch_in_outage = latest_epoch(checkpoints)
     assert epoch_in_outage > epoch_before + 1, "training did not go on while the control plane was down"
 
     # The status catches up with what was trained meanwhile; the new TrainJobs converge.

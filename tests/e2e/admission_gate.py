@@ -1,0 +1,126 @@
+"""A validating admission webhook that holds the operator's creations: crashes at a chosen point.
+
+The operator creates its children within a fraction of a second, faster than a test can watch
+them appear, so a crash "while it creates" would land before or after at random. The gate lets
+the first `let_through` creations of one kind of child pass and holds every later one (the
+apiserver waits on the webhook, as on a slow one) until the gate closes, when they all pass: a
+test can crash the operator while some of its creations are done and others in flight.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import ssl
+import threading
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from tests.cluster import ControlPlane
+from tests.cluster.controlplane import free_port
+from trainjob_operator.api.names import LABEL_MANAGED_BY, MANAGER
+
+WEBHOOKS = "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations"
+#: How long the apiserver waits on the gate (its maximum), and how long the gate holds at most.
+HOLD_SECONDS = 25
+
+
+class AdmissionGate:
+    """Holds creations of `resource` (a core/v1 plural) by the operator in `namespace` after the
+    first `let_through`; a context manager: registered on entry, opened and removed on exit."""
+
+    def __init__(self, cp: ControlPlane, namespace: str, resource: str, let_through: int) -> None:
+        self._cp = cp
+        self._let_through = let_through
+        self._passed = 0
+        self._lock = threading.Lock()
+        self._held = threading.Event()
+        self._open = threading.Event()
+        self.name = f"gate-{uuid.uuid4().hex[:8]}"
+        cert, key = cp.ca.issue(self.name, self.name, ips=(cp.host,))
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(cert, key)
+        self._server = ThreadingHTTPServer((cp.host, free_port(cp.host)), self._handler())
+        self._server.daemon_threads = True
+        self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
+        self._configuration = {
+            "apiVersion": "admissionregistration.k8s.io/v1",
+            "kind": "ValidatingWebhookConfiguration",
+            "metadata": {"name": self.name},
+            "webhooks": [
+                {
+                    "name": f"{self.name}.faults.trainjob.dev",
+                    "clientConfig": {
+                        "url": f"https://{cp.host}:{self._server.server_address[1]}/",
+                        "caBundle": base64.b64encode(cp.ca.cert.read_bytes()).decode(),
+                    },
+                    "rules": [
+                        {
+                            "operations": ["CREATE"],
+                            "apiGroups": [""],
+                            "apiVersions": ["v1"],
+                            "resources": [resource],
+                            "scope": "Namespaced",
+                        }
+                    ],
+                    "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}},
+                    "objectSelector": {"matchLabels": {LABEL_MANAGED_BY: MANAGER}},
+                    "sideEffects": "None",
+                    "admissionReviewVersions": ["v1"],
+                    "timeoutSeconds": HOLD_SECONDS + 5,
+                    "failurePolicy": "Fail",
+                }
+            ],
+        }
+
+    def __enter__(self) -> AdmissionGate:
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self._cp.admin.create(WEBHOOKS, self._configuration)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+        self._cp.admin.delete(f"{WEBHOOKS}/{self.name}")
+        self._server.shutdown()
+
+    def release(self) -> None:
+        """Let every held creation pass, and every later one."""
+        self._open.set()
+
+    def wait_until_holding(self, timeout: float = 120) -> None:
+        """Return once a creation beyond the first `let_through` is held."""
+        assert self._held.wait(timeout), f"the gate {self.name} held nothing within {timeout:.0f}s"
+
+    def _admit(self) -> None:
+        """Let the creation pass now, or hold it until the gate opens (at most HOLD_SECONDS)."""
+        with self._lock:
+            self._passed += 1
+            hold = self._passed > self._let_through
+        if hold:
+            self._held.set()
+            self._open.wait(HOLD_SECONDS)
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        gate = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                review: dict[str, Any] = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                gate._admit()
+                answer = {
+                    "apiVersion": "admission.k8s.io/v1",
+                    "kind": "AdmissionReview",
+                    "response": {"uid": review["request"]["uid"], "allowed": True},
+                }
+                body = json.dumps(answer).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                """Quiet: the apiserver calls for every creation."""
+
+        return Handler
