@@ -24,7 +24,7 @@ def reconciler_for(cp: ControlPlane) -> Reconciler:
 
 
 def settled_job(cp: ControlPlane, namespace: str, name: str, workers: int) -> dict:
-    """The Job once the Job controller counts its (pending) pods as active and leaves it be."""
+    """The Job once the Job controller counts its (unschedulable) pods as active and leaves it be."""
     path = f"/apis/batch/v1/namespaces/{namespace}/jobs/{name}"
     deadline = time.monotonic() + 60
     previous = None
@@ -58,7 +58,14 @@ async def test_a_job_event_is_news_only_for_a_version_no_reconcile_saw_or_wrote(
         "apiVersion": "trainjob.dev/v1alpha1",
         "kind": "TrainJob",
         "metadata": {"name": "news", "namespace": namespace},
-        "spec": {"image": "trainer", "command": ["python", "train.py"], "numNodes": 2, "maxEpochs": 1},
+        "spec": {
+            "image": "trainer",
+            "command": ["python", "train.py"],
+            "numNodes": 2,
+            "maxEpochs": 1,
+            # No node has this label: the pods stay Pending even while a test node runs.
+            "podTemplate": {"nodeSelector": {"example.com/pool": "nowhere"}},
+        },
     }
     control_plane.admin.create(TRAINJOBS.format(namespace=namespace), manifest)
     before = control_plane.admin.get(f"/apis/batch/v1/namespaces/{namespace}/jobs")["metadata"]
