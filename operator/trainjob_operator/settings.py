@@ -35,5 +35,9 @@ def configure(settings: kopf.OperatorSettings, config: OperatorConfig) -> None:
     settings.peering.name = config.peering or MANAGER
     settings.peering.priority = config.effective_priority
     settings.peering.lifetime = config.peering_lifetime_seconds
+    # A TrainJob deleted while its resync runs (the TTL's own deletion, or `kubectl delete` at that
+    # moment) keeps kopf's finalizer until the timer has stopped; kopf looks again this often
+    # (its default, 60 s, held such deletions for a minute).
+    settings.background.cancellation_polling = 1.0
     # Retry failed handlers with a capped backoff; never give up on a TrainJob.
     settings.execution.default_backoff = 10

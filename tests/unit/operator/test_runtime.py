@@ -72,6 +72,7 @@ def test_kopf_settings():
         20,
     )
     assert not settings.peering.standalone and settings.peering.mandatory
+    assert settings.background.cancellation_polling <= 1, "a deletion during a resync waits for this"
     standalone = kopf.OperatorSettings()
     configure(standalone, OperatorConfig())
     assert standalone.peering.standalone and not standalone.peering.mandatory
