@@ -46,6 +46,7 @@ from benchmarks.workload import (
     make_data,
     make_model,
     make_optimizer,
+    parse_loop_arguments,
     trainer_epochs,
 )
 
@@ -129,13 +130,9 @@ def run_loop(loop: str, args: argparse.Namespace, scratch: str) -> tuple[list[fl
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    args = parse_loop_arguments(
+        __doc__, epochs="timed epochs per process", rounds="fresh process pairs per loop"
     )
-    parser.add_argument("--epochs", type=int, default=4, help="timed epochs per process")
-    parser.add_argument("--steps", type=int, default=100, help="steps per epoch")
-    parser.add_argument("--rounds", type=int, default=3, help="fresh process pairs per loop")
-    args = parser.parse_args()
     times: dict[str, list[float]] = {loop: [] for loop in LOOPS}
     peaks: dict[str, list[int]] = {loop: [] for loop in LOOPS}
     with tempfile.TemporaryDirectory() as scratch:

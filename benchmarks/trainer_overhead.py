@@ -28,6 +28,7 @@ from benchmarks.workload import (
     hand_written_epochs,
     join_group,
     make_data,
+    parse_loop_arguments,
     trainer_epochs,
 )
 from trainjob.contract import WorkerEnvironment
@@ -48,13 +49,9 @@ def worker(rank: int, port: int, args: argparse.Namespace, out: str) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    args = parse_loop_arguments(
+        __doc__, epochs="timed epochs per round and loop", rounds="alternations of the two loops"
     )
-    parser.add_argument("--epochs", type=int, default=4, help="timed epochs per round and loop")
-    parser.add_argument("--steps", type=int, default=100, help="steps per epoch")
-    parser.add_argument("--rounds", type=int, default=3, help="alternations of the two loops")
-    args = parser.parse_args()
     port = free_port()
     with tempfile.TemporaryDirectory() as scratch:
         out = os.path.join(scratch, "results.json")

@@ -6,6 +6,7 @@ each framework in fresh processes, and each process imports only what its framew
 
 from __future__ import annotations
 
+import argparse
 import os
 import socket
 import time
@@ -23,6 +24,17 @@ BATCH = 64
 WORLD = 2
 LEARNING_RATE = 0.01
 MOMENTUM = 0.9
+
+
+def parse_loop_arguments(description: str, *, epochs: str, rounds: str) -> argparse.Namespace:
+    """The command line of a benchmark that compares training loops: epochs, steps and rounds."""
+    parser = argparse.ArgumentParser(
+        description=description, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--epochs", type=int, default=4, help=epochs)
+    parser.add_argument("--steps", type=int, default=100, help="steps per epoch")
+    parser.add_argument("--rounds", type=int, default=3, help=rounds)
+    return parser.parse_args()
 
 
 def make_model() -> nn.Module:
