@@ -105,6 +105,19 @@ def job_of(cp: ControlPlane, namespace: str, name: str) -> dict[str, Any]:
     return cp.admin.get(f"/apis/batch/v1/namespaces/{namespace}/jobs/{name}")
 
 
+def wait_until_suspended(cp: ControlPlane, namespace: str, name: str) -> None:
+    """Wait for the Job controller to suspend the Job: its pods gone, its Suspended condition set."""
+    deadline = time.monotonic() + 60
+    while True:
+        pods = cp.admin.get(f"/api/v1/namespaces/{namespace}/pods", labelSelector=f"trainjob.dev/name={name}")
+        conditions = (job_of(cp, namespace, name).get("status") or {}).get("conditions") or []
+        suspended = any(c["type"] == "Suspended" and c["status"] == "True" for c in conditions)
+        if suspended and not pods["items"]:
+            return
+        assert time.monotonic() < deadline, "the Job was not suspended"
+        time.sleep(0.5)
+
+
 def wait_until_gone(cp: ControlPlane, namespace: str, name: str, uid: str) -> None:
     """Wait for the foreground deletion of the Job `uid` to end (its pods go first)."""
     deadline = time.monotonic() + 60
@@ -158,6 +171,7 @@ async def test_after_its_create_and_patch_a_reconcile_reads_fresh_until_the_watc
     await reconciler.reconcile(namespace, "rw")
     assert api.calls["patch", "jobs"] == 1
     assert job_of(control_plane, namespace, "rw")["spec"]["suspend"] is True
+    wait_until_suspended(control_plane, namespace, "rw")
     reads = api.calls["get", "jobs"]
 
     await reconciler.reconcile(namespace, "rw")  # the index still shows the Job unsuspended
