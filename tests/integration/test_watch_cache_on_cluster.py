@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import kubernetes.client
@@ -19,7 +19,7 @@ import pytest
 from kubernetes.client.exceptions import ApiException
 
 from tests.cluster import ApiError, ControlPlane
-from tests.e2e.support import TRAINJOBS, install_crd
+from tests.e2e.support import TRAINJOBS, install_crd, pending_manifest
 from trainjob_operator.kube import JOBS, KubeApi, PodList, Resource
 from trainjob_operator.metrics import Metrics
 from trainjob_operator.reconciler import Reconciler
@@ -85,52 +85,36 @@ def api_for(cp: ControlPlane) -> CountingApi:
 
 
 def create_trainjob(cp: ControlPlane, namespace: str, name: str) -> None:
-    manifest = {
-        "apiVersion": "trainjob.dev/v1alpha1",
-        "kind": "TrainJob",
-        "metadata": {"name": name, "namespace": namespace},
-        "spec": {
-            "image": "trainer:1",
-            "command": ["python", "train.py"],
-            "numNodes": 2,
-            "maxEpochs": 1,
-            # No node has this label: the pods stay Pending even while a test node runs.
-            "podTemplate": {"nodeSelector": {"example.com/pool": "nowhere"}},
-        },
-    }
-    cp.admin.create(TRAINJOBS.format(namespace=namespace), manifest)
+    cp.admin.create(TRAINJOBS.format(namespace=namespace), pending_manifest(namespace, name, "trainer:1"))
 
 
 def job_of(cp: ControlPlane, namespace: str, name: str) -> dict[str, Any]:
     return cp.admin.get(f"/apis/batch/v1/namespaces/{namespace}/jobs/{name}")
 
 
-def wait_until_suspended(cp: ControlPlane, namespace: str, name: str) -> None:
-    """Wait for the Job controller to suspend the Job: its pods gone, its Suspended condition set."""
+def wait_until(check: Callable[[], bool], what: str) -> None:
+    """Wait up to a minute for `check` to hold."""
     deadline = time.monotonic() + 60
-    while True:
-        pods = cp.admin.get(f"/api/v1/namespaces/{namespace}/pods", labelSelector=f"trainjob.dev/name={name}")
-        conditions = (job_of(cp, namespace, name).get("status") or {}).get("conditions") or []
-        suspended = any(c["type"] == "Suspended" and c["status"] == "True" for c in conditions)
-        if suspended and not pods["items"]:
-            return
-        assert time.monotonic() < deadline, "the Job was not suspended"
+    while not check():
+        assert time.monotonic() < deadline, f"timed out waiting until {what}"
         time.sleep(0.5)
 
 
-def wait_until_gone(cp: ControlPlane, namespace: str, name: str, uid: str) -> None:
-    """Wait for the foreground deletion of the Job `uid` to end (its pods go first)."""
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if job_of(cp, namespace, name)["metadata"]["uid"] != uid:
-                return
-        except ApiError as error:
-            if error.status == 404:
-                return
-            raise
-        assert time.monotonic() < deadline, "the old Job is still there"
-        time.sleep(0.5)
+def suspended(cp: ControlPlane, namespace: str, name: str) -> bool:
+    """Whether the Job controller suspended the Job: its pods gone, its Suspended condition set."""
+    pods = cp.admin.get(f"/api/v1/namespaces/{namespace}/pods", labelSelector=f"trainjob.dev/name={name}")
+    conditions = (job_of(cp, namespace, name).get("status") or {}).get("conditions") or []
+    return not pods["items"] and any(c["type"] == "Suspended" and c["status"] == "True" for c in conditions)
+
+
+def replaced(cp: ControlPlane, namespace: str, name: str, uid: str) -> bool:
+    """Whether the Job `uid` is gone (a foreground deletion ends once its pods are gone)."""
+    try:
+        return job_of(cp, namespace, name)["metadata"]["uid"] != uid
+    except ApiError as error:
+        if error.status == 404:
+            return True
+        raise
 
 
 def status_of(cp: ControlPlane, namespace: str, name: str) -> dict[str, Any]:
@@ -171,7 +155,7 @@ async def test_after_its_create_and_patch_a_reconcile_reads_fresh_until_the_watc
     await reconciler.reconcile(namespace, "rw")
     assert api.calls["patch", "jobs"] == 1
     assert job_of(control_plane, namespace, "rw")["spec"]["suspend"] is True
-    wait_until_suspended(control_plane, namespace, "rw")
+    wait_until(lambda: suspended(control_plane, namespace, "rw"), "the Job controller suspended the Job")
     reads = api.calls["get", "jobs"]
 
     await reconciler.reconcile(namespace, "rw")  # the index still shows the Job unsuspended
@@ -208,7 +192,7 @@ async def test_after_its_delete_a_reconcile_reads_fresh_until_the_watch_shows_it
     assert api.calls["delete", "jobs"] == 1, "the Job is not deleted twice"
     assert status_of(control_plane, namespace, "gone")["restarts"] == 0
 
-    wait_until_gone(control_plane, namespace, "gone", old)
+    wait_until(lambda: replaced(control_plane, namespace, "gone", old), "the old Job is gone")
     indexes.catch_up()
     await reconciler.reconcile(namespace, "gone")
     assert job_of(control_plane, namespace, "gone")["metadata"]["uid"] != old, "made again"
