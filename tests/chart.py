@@ -37,7 +37,7 @@ WORKLOAD = (
     | _grant("trainjob.dev", ["trainjobs/status"], ["get", "patch"])
     | _grant("trainjob.dev", ["trainjobs/finalizers"], ["update"])
     | _grant("batch", ["jobs"], ["get", "list", "watch", "create", "patch", "delete"])
-    | _grant("", ["pods"], ["list", "delete"])
+    | _grant("", ["pods"], ["list", "watch", "delete"])
     | _grant("", ["services", "serviceaccounts"], ["create"])
     | _grant("rbac.authorization.k8s.io", ["roles", "rolebindings"], ["create"])
     | _grant("", ["events"], ["create", "list"])

@@ -4,8 +4,11 @@ Triggers of a reconcile: a TrainJob created, its spec changed, the operator resu
 a Job labelled with a TrainJob's name (the Job controller updates it on every pod transition),
 unless a reconcile already saw or wrote that version of the Job;
 and a periodic resync of every TrainJob that is unfinished or waits for its TTL (deadlines,
-stuck workers, missed events). Pods are not watched: the Job's status reflects them, and the
+stuck workers, missed events). Pod events trigger nothing: the Job's status reflects them, and the
 resync catches what it does not (a worker that cannot pull its image).
+
+Two indexes hold each TrainJob's Job and pods from the watches (see `watch_cache`); the reconciler
+reads them instead of the apiserver where they are fresh enough.
 
 kopf keeps a finalizer (`trainjob.dev/finalizer`) on TrainJobs that have a resync timer, to stop
 the timer cleanly on deletion; it is removed when the TrainJob finishes (without a TTL) or is
@@ -27,10 +30,13 @@ from trainjob_operator.kube import KubeApi, client_configuration
 from trainjob_operator.metrics import Metrics, serve_metrics
 from trainjob_operator.planner import Event
 from trainjob_operator.reconciler import Reconciler
+from trainjob_operator.watch_cache import WatchCache, job_entry, pod_entry
 
 #: Kubernetes keeps an Event's message to 1 kB.
 EVENT_MESSAGE_LIMIT = 1024
 TRAINJOBS = {"group": GROUP, "version": VERSION, "plural": PLURAL}
+#: The children the indexes hold: those labelled with a TrainJob's name.
+CHILDREN = {"labels": {LABEL_NAME: kopf.PRESENT}}
 
 
 def post_event(trainjob: Mapping[str, Any], event: Event) -> None:
@@ -72,11 +78,20 @@ def register(registry: kopf.OperatorRegistry, config: OperatorConfig) -> None:
     def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
         return kopf.login_via_client(**kwargs)
 
+    @kopf.index("batch", "v1", "jobs", **CHILDREN, id="trainjob_jobs", registry=registry)
+    def trainjob_jobs(body: kopf.Body, **_: Any) -> dict[tuple[str, str], dict[str, Any]]:
+        return job_entry(body)
+
+    @kopf.index("", "v1", "pods", **CHILDREN, id="trainjob_pods", registry=registry)
+    def trainjob_pods(body: kopf.Body, **_: Any) -> dict[tuple[str, str], dict[str, Any]]:
+        return pod_entry(body)
+
     @kopf.on.startup(id="start", registry=registry)
-    async def start(memo: kopf.Memo, **_: Any) -> None:
+    async def start(memo: kopf.Memo, trainjob_jobs: kopf.Index, trainjob_pods: kopf.Index, **_: Any) -> None:
         memo.metrics = Metrics()
         api = KubeApi(kubernetes.client.ApiClient(client_configuration()))
-        memo.reconciler = Reconciler(api, post_event, memo.metrics)
+        cache = WatchCache(trainjob_jobs, trainjob_pods)
+        memo.reconciler = Reconciler(api, post_event, memo.metrics, cache)
         memo.metrics_runner = None
         if config.metrics_port:
             memo.metrics_runner = await serve_metrics(memo.metrics, config.metrics_host, config.metrics_port)
@@ -104,7 +119,7 @@ def register(registry: kopf.OperatorRegistry, config: OperatorConfig) -> None:
     async def resync(namespace: str, name: str, memo: kopf.Memo, **_: Any) -> None:
         await memo.reconciler.reconcile(namespace, name)
 
-    @kopf.on.event("batch", "v1", "jobs", labels={LABEL_NAME: kopf.PRESENT}, id="job", registry=registry)
+    @kopf.on.event("batch", "v1", "jobs", **CHILDREN, id="job", registry=registry)
     async def job_changed(
         namespace: str, labels: Mapping[str, str], body: kopf.Body, memo: kopf.Memo, **_: Any
     ) -> None:

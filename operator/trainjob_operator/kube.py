@@ -15,7 +15,7 @@ import json
 from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import kubernetes.client
 import kubernetes.config
@@ -24,6 +24,13 @@ from kubernetes.client.exceptions import ApiException
 from trainjob_operator.api.names import GROUP, PLURAL, VERSION
 
 T = TypeVar("T")
+
+
+class PodList(NamedTuple):
+    """Pods as listed, and the list's resourceVersion."""
+
+    items: list[dict[str, Any]]
+    version: str | None
 
 
 @dataclass(frozen=True)
@@ -134,12 +141,14 @@ class KubeApi:
                 return None
             raise
 
-    async def list_pods(self, namespace: str, label_selector: str) -> list[dict[str, Any]]:
-        """The pods with the given labels, as dicts."""
-        data = await self._request(
-            "GET", collection_path(PODS, namespace), query={"labelSelector": label_selector}
+    async def list_pods(self, namespace: str, label_selector: str) -> PodList:
+        """The pods with the given labels, as dicts, and the list's resourceVersion."""
+        data = json.loads(
+            await self._request(
+                "GET", collection_path(PODS, namespace), query={"labelSelector": label_selector}
+            )
         )
-        return list(json.loads(data).get("items") or [])
+        return PodList(list(data.get("items") or []), (data.get("metadata") or {}).get("resourceVersion"))
 
     async def event_messages(self, namespace: str, uid: str, reason: str) -> list[str]:
         """The messages of the Events about object `uid` with `reason`, oldest first."""
@@ -176,11 +185,23 @@ class KubeApi:
         await self._request("PATCH", path, {"status": dict(patch)}, content_type=MERGE_PATCH)
 
     async def delete(
-        self, resource: Resource, namespace: str, name: str, propagation: str = "Background"
+        self,
+        resource: Resource,
+        namespace: str,
+        name: str,
+        propagation: str = "Background",
+        *,
+        uid: str | None = None,
     ) -> None:
-        """Delete an object; one that is already gone is fine."""
+        """Delete an object (only if it is still the object `uid`, when given); one that is gone is fine.
+
+        A changed uid raises `ApiException` 409 (Conflict).
+        """
         path = f"{collection_path(resource, namespace)}/{name}"
-        await _gone_is_fine(self._request("DELETE", path, query={"propagationPolicy": propagation}))
+        options: dict[str, Any] = {"propagationPolicy": propagation}
+        if uid is not None:
+            options["preconditions"] = {"uid": uid}
+        await _gone_is_fine(self._request("DELETE", path, options))
 
     async def delete_pod(self, namespace: str, name: str) -> None:
         """Delete a pod; one that is already gone is fine."""

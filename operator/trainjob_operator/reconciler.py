@@ -4,6 +4,11 @@ Every trigger (a TrainJob change, a Job event, the periodic resync) ends up here
 the same TrainJob are serialized by a lock, and each reads the TrainJob from the apiserver rather
 than from the triggering event, so it always sees its own last status write (a restart can never
 be counted twice).
+
+The Job and the pods come from the operator's watches (a `WatchCache`) where they are known to be
+as new as the reconciler's own last writes and reads, else from fresh reads (and always without a
+cache). An irreversible decision (a restart counted, a final phase) is taken on fresh reads only,
+and the Job is deleted only if it is still the one observed (a uid precondition).
 """
 
 from __future__ import annotations
@@ -17,17 +22,23 @@ from typing import Any
 
 from kubernetes.client.exceptions import ApiException
 
+from trainjob_operator.api.enums import Phase
 from trainjob_operator.api.names import LABEL_NAME, job_name
 from trainjob_operator.kube import JOBS, TRAINJOBS, KubeApi, error_message
 from trainjob_operator.metrics import Metrics
 from trainjob_operator.planner import Event, Plan, failed_to_create, plan
 from trainjob_operator.status.failures import FAILED_CREATE
 from trainjob_operator.status.observe import awaits_pods
+from trainjob_operator.watch_cache import WatchCache
 
 #: Posts an Event on a TrainJob (kopf.event in the operator).
 EventSink = Callable[[Mapping[str, Any], Event], None]
 #: Apiserver answers to a create that mean the child itself is invalid (not worth retrying).
 INVALID = (400, 422)
+#: Phases a plan may move to only on fresh reads: each counts a restart or ends the TrainJob.
+DECISIVE_PHASES = frozenset({Phase.RESTARTING, Phase.FAILED, Phase.SUCCEEDED})
+#: A TrainJob's Job (or None) and its pods.
+Children = tuple[dict[str, Any] | None, list[dict[str, Any]]]
 
 
 def _now() -> datetime.datetime:
@@ -35,10 +46,17 @@ def _now() -> datetime.datetime:
 
 
 class Reconciler:
-    """Reconciles TrainJobs through a `KubeApi`, posting Events and recording metrics."""
+    """Reconciles TrainJobs through a `KubeApi`, posting Events and recording metrics.
 
-    def __init__(self, api: KubeApi, post_event: EventSink, metrics: Metrics) -> None:
+    With a `WatchCache`, the Job and pods come from the operator's watches where they can be
+    trusted; without one, every reconcile reads them fresh.
+    """
+
+    def __init__(
+        self, api: KubeApi, post_event: EventSink, metrics: Metrics, cache: WatchCache | None = None
+    ) -> None:
         self._api = api
+        self._cache = cache
         self._post_event = post_event
         self._metrics = metrics
         self._locks: defaultdict[tuple[str, str], asyncio.Lock] = defaultdict(asyncio.Lock)
@@ -62,24 +80,51 @@ class Reconciler:
             async with self._locks[(namespace, name)]:
                 await self._reconcile(namespace, name)
         except Exception as error:
+            if self._cache is not None:
+                self._cache.expire((namespace, name))
             self._metrics.record_reconcile(time.monotonic() - started, type(error).__name__)
             raise
         self._metrics.record_reconcile(time.monotonic() - started)
 
     async def _reconcile(self, namespace: str, name: str) -> None:
-        # Read all three at once: each read starts after the last reconcile's writes ended.
-        trainjob, job, pods = await asyncio.gather(
-            self._api.get(TRAINJOBS, namespace, name),
+        key = (namespace, name)
+        cached = self._cache.read(key) if self._cache is not None else None
+        if cached is None:
+            # All at once: each read starts after the last reconcile's writes ended.
+            trainjob, (job, pods) = await asyncio.gather(
+                self._api.get(TRAINJOBS, namespace, name), self._read_children(namespace, name)
+            )
+        else:
+            trainjob = await self._api.get(TRAINJOBS, namespace, name)
+            job, pods = cached
+        if trainjob is None or trainjob["metadata"].get("deletionTimestamp"):
+            self._locks.pop(key, None)
+            self._job_versions.pop(key, None)
+            if self._cache is not None:
+                self._cache.forget(key)
+            return
+        result = await self._plan(trainjob, job, pods)
+        if cached is not None and (result.status or {}).get("phase") in DECISIVE_PHASES:
+            job, pods = await self._read_children(namespace, name)
+            result = await self._plan(trainjob, job, pods)
+        self._remember_job(namespace, name, job)
+        await self._execute(trainjob, job, result)
+
+    async def _read_children(self, namespace: str, name: str) -> Children:
+        """The TrainJob's Job and pods, read fresh (and recorded as such in the cache)."""
+        job, pods = await asyncio.gather(
             self._api.get(JOBS, namespace, job_name(name)),
             self._api.list_pods(namespace, f"{LABEL_NAME}={name}"),
         )
-        if trainjob is None or trainjob["metadata"].get("deletionTimestamp"):
-            self._locks.pop((namespace, name), None)
-            self._job_versions.pop((namespace, name), None)
-            return
-        self._remember_job(namespace, name, job)
+        if self._cache is not None:
+            self._cache.read_fresh((namespace, name), job, pods.items, pods.version)
+        return job, pods.items
+
+    async def _plan(
+        self, trainjob: Mapping[str, Any], job: Mapping[str, Any] | None, pods: list[dict[str, Any]]
+    ) -> Plan:
         creation_error = await self._creation_error(trainjob, job, pods)
-        await self._execute(trainjob, plan(trainjob, job, pods, _now(), creation_error))
+        return plan(trainjob, job, pods, _now(), creation_error)
 
     async def _creation_error(
         self, trainjob: Mapping[str, Any], job: Mapping[str, Any] | None, pods: list[dict[str, Any]]
@@ -101,9 +146,12 @@ class Reconciler:
         else:
             self._job_versions[(namespace, name)] = version
 
-    async def _execute(self, trainjob: Mapping[str, Any], result: Plan) -> None:
-        """Create, then write the status and post Events, then delete and patch."""
+    async def _execute(
+        self, trainjob: Mapping[str, Any], job: Mapping[str, Any] | None, result: Plan
+    ) -> None:
+        """Create, then write the status and post Events, then delete and patch (the Job observed)."""
         namespace, name = trainjob["metadata"]["namespace"], trainjob["metadata"]["name"]
+        key = (namespace, name)
         result = await self._create(trainjob, result)
         if result.status:
             await self._api.patch_status(TRAINJOBS, namespace, name, result.status)
@@ -111,13 +159,20 @@ class Reconciler:
             self._post_event(trainjob, event)
             self._metrics.record_transition(event.phase, event.reason)
         if result.delete_job:
-            await self._api.delete(JOBS, namespace, job_name(name), result.delete_job)
+            uid = (job or {}).get("metadata", {}).get("uid")
+            await self._api.delete(JOBS, namespace, job_name(name), result.delete_job, uid=uid)
             self._remember_job(namespace, name, None)
+            if self._cache is not None:
+                self._cache.deleted_job(key, uid)
         if result.patch_job:
             patched = await self._api.patch(JOBS, namespace, job_name(name), result.patch_job)
             self._remember_job(namespace, name, patched)
+            if self._cache is not None:
+                self._cache.wrote_job(key, patched)
         for pod in result.delete_pods:
             await self._api.delete_pod(namespace, pod)
+        if result.delete_pods and self._cache is not None:
+            self._cache.deleted_pods(key, result.delete_pods)
         if result.delete_trainjob:
             await self._api.delete(TRAINJOBS, namespace, name)
 
@@ -139,4 +194,6 @@ class Reconciler:
                     raise outcome
                 if child["kind"] == "Job":
                     self._remember_job(namespace, name, outcome)
+                    if self._cache is not None:
+                        self._cache.wrote_job((namespace, name), outcome)
         return result

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import kopf
 
-from trainjob_operator.api.names import MANAGER, PREFIX
+from trainjob_operator.api.names import LABEL_NAME, MANAGER, PREFIX
 from trainjob_operator.config import OperatorConfig
 
 
@@ -26,6 +26,9 @@ def configure(settings: kopf.OperatorSettings, config: OperatorConfig) -> None:
     settings.watching.client_timeout = 330
     settings.watching.connect_timeout = 30
     settings.watching.reconnect_backoff = 1.0
+    # Jobs and pods: only the TrainJobs' own, filtered by the apiserver (not every pod of a cluster).
+    settings.watching.label_selectors["batch", "v1", "jobs"] = LABEL_NAME
+    settings.watching.label_selectors["v1", "pods"] = LABEL_NAME
     settings.networking.request_timeout = 60
     settings.networking.connect_timeout = 10
     # One active replica among peers (kopf peering); standalone without a peering name. With

@@ -170,3 +170,20 @@ class ProgressLog:
     def times_it_went_back(self) -> int:
         """How often the progress went below the one seen before it."""
         return sum(1 for before, after in itertools.pairwise(self.seen) if after < before)
+
+
+def pending_manifest(namespace: str, name: str, image: str = "trainer") -> dict[str, Any]:
+    """A TrainJob of 2 workers whose pods stay Pending (no node has the label they select)."""
+    return {
+        "apiVersion": "trainjob.dev/v1alpha1",
+        "kind": "TrainJob",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {
+            "image": image,
+            "command": ["python", "train.py"],
+            "numNodes": 2,
+            "maxEpochs": 1,
+            # No node has this label: the pods stay Pending even while a test node runs.
+            "podTemplate": {"nodeSelector": {"example.com/pool": "nowhere"}},
+        },
+    }

@@ -9,7 +9,7 @@ import kubernetes.config
 import pytest
 
 from tests.cluster import ControlPlane
-from tests.e2e.support import TRAINJOBS, install_crd
+from tests.e2e.support import TRAINJOBS, install_crd, pending_manifest
 from trainjob_operator.kube import KubeApi
 from trainjob_operator.metrics import Metrics
 from trainjob_operator.reconciler import Reconciler
@@ -54,20 +54,7 @@ async def test_a_job_event_is_news_only_for_a_version_no_reconcile_saw_or_wrote(
     control_plane: ControlPlane, namespace: str
 ) -> None:
     install_crd(control_plane)
-    manifest = {
-        "apiVersion": "trainjob.dev/v1alpha1",
-        "kind": "TrainJob",
-        "metadata": {"name": "news", "namespace": namespace},
-        "spec": {
-            "image": "trainer",
-            "command": ["python", "train.py"],
-            "numNodes": 2,
-            "maxEpochs": 1,
-            # No node has this label: the pods stay Pending even while a test node runs.
-            "podTemplate": {"nodeSelector": {"example.com/pool": "nowhere"}},
-        },
-    }
-    control_plane.admin.create(TRAINJOBS.format(namespace=namespace), manifest)
+    control_plane.admin.create(TRAINJOBS.format(namespace=namespace), pending_manifest(namespace, "news"))
     before = control_plane.admin.get(f"/apis/batch/v1/namespaces/{namespace}/jobs")["metadata"]
     reconciler = reconciler_for(control_plane)
     await reconciler.reconcile(namespace, "news")

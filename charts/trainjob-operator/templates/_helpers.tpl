@@ -82,7 +82,7 @@ What the operator needs on TrainJobs and their children, in every namespace it w
   verbs: [get, list, watch, create, patch, delete]
 - apiGroups: [""]
   resources: [pods]
-  verbs: [list, delete]
+  verbs: [list, watch, delete]
 - apiGroups: [""]
   resources: [services, serviceaccounts]
   verbs: [create]

@@ -67,8 +67,9 @@ def _is_current_pod(pod: Body, attempt: int) -> bool:
     return (metadata.get("labels") or {}).get(LABEL_ATTEMPT) == str(attempt)
 
 
-def _controller_uid(job: Body) -> str | None:
-    for reference in job.get("metadata", {}).get("ownerReferences") or []:
+def controller_uid(body: Body) -> str | None:
+    """The uid of an object's controller (a Job's TrainJob, a pod's Job), if it has one."""
+    for reference in body.get("metadata", {}).get("ownerReferences") or []:
         if reference.get("controller"):
             return reference.get("uid")
     return None
@@ -116,7 +117,7 @@ def observe(
     metadata = job.get("metadata", {})
     if metadata.get("deletionTimestamp"):
         return Observation(JobState.DELETING, _counts({}, nodes))
-    if _controller_uid(job) != owner_uid:
+    if controller_uid(job) != owner_uid:
         return Observation(JobState.FOREIGN, _counts({}, nodes))
     if (metadata.get("labels") or {}).get(LABEL_ATTEMPT) != str(attempt):
         return Observation(JobState.STALE, _counts({}, nodes))

@@ -8,6 +8,7 @@ import pytest
 from trainjob_operator.kube import KubeApi
 from trainjob_operator.metrics import Metrics
 from trainjob_operator.reconciler import Reconciler
+from trainjob_operator.watch_cache import WatchCache
 
 TRAINJOBS = "trainjob.dev/v1alpha1/trainjobs"
 JOBS = "batch/v1/jobs"
@@ -192,3 +193,21 @@ async def test_errors_propagate_and_are_counted(cluster, events):
         await reconciler.reconcile("ml", "mnist")
     assert sum(metrics.errors.values()) == 1
     assert metrics.reconciles == 1
+
+
+@pytest.mark.asyncio
+async def test_a_stale_cache_never_counts_a_restart(cluster, events):
+    api = KubeApi(
+        kubernetes.client.ApiClient(kubernetes.client.Configuration(host=str(cluster.url).rstrip("/")))
+    )
+    fresh = Reconciler(api, lambda *_: None, Metrics())
+    add_trainjob(cluster, runPolicy={"backoffLimit": 2})
+    await fresh.reconcile("ml", "mnist")
+    cluster.resources["v1/events"] = km.ResourceInfo(kind="Event", namespaced=True)
+    stored(cluster, JOBS, "mnist")["metadata"].setdefault("uid", "job-uid")
+    # A cache whose watch never showed the Job: as it stands, the Job looks deleted under a Created job.
+    stale = Reconciler(api, lambda *_: None, Metrics(), WatchCache({}, {}))
+    await stale.reconcile("ml", "mnist")
+    status = stored(cluster, TRAINJOBS, "mnist")["status"]
+    assert (status["phase"], status["restarts"]) == ("Created", 0), "decided on fresh reads"
+    assert stored(cluster, JOBS, "mnist") is not None
