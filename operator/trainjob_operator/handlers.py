@@ -7,12 +7,13 @@ and a periodic resync of every TrainJob that is unfinished or waits for its TTL 
 stuck workers, missed events). Pod events trigger nothing: the Job's status reflects them, and the
 resync catches what it does not (a worker that cannot pull its image).
 
-Two indexes hold each TrainJob's Job and pods from the watches (see `watch_cache`); the reconciler
-reads them instead of the apiserver where they are fresh enough.
+Three indexes hold the TrainJobs and each one's Job and pods from the watches (see `watch_cache`);
+the reconciler reads them instead of the apiserver where they are fresh enough.
 
 kopf keeps a finalizer (`trainjob.dev/finalizer`) on TrainJobs that have a resync timer, to stop
-the timer cleanly on deletion; it is removed when the TrainJob finishes (without a TTL) or is
-deleted while the operator runs.
+the timer cleanly on deletion: from the first reconcile on; it is removed when the TrainJob
+finishes (without a TTL) or is deleted while the operator runs. kopf's record of the last handled
+spec is the status's `observedGeneration` (see `handled`).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from trainjob_operator.kube import KubeApi, client_configuration
 from trainjob_operator.metrics import Metrics, serve_metrics
 from trainjob_operator.planner import Event
 from trainjob_operator.reconciler import Reconciler
-from trainjob_operator.watch_cache import WatchCache, job_entry, pod_entry
+from trainjob_operator.watch_cache import WatchCache, job_entry, pod_entry, trainjob_entry
 
 #: Kubernetes keeps an Event's message to 1 kB.
 EVENT_MESSAGE_LIMIT = 1024
@@ -50,7 +51,13 @@ def post_event(trainjob: Mapping[str, Any], event: Event) -> None:
 
 
 def needs_resync(spec: Mapping[str, Any], status: Mapping[str, Any], **_: Any) -> bool:
-    """Whether a TrainJob still needs the periodic resync: unfinished, or finished with a TTL."""
+    """Whether a TrainJob needs the periodic resync: reconciled once, and unfinished or with a TTL.
+
+    Not before its first reconcile (kopf's create handler, retried until it succeeds): the timer
+    brings kopf's finalizer, one more PATCH that would otherwise come before the children.
+    """
+    if "observedGeneration" not in status:
+        return False
     finished = status.get("phase") in (Phase.SUCCEEDED, Phase.FAILED)
     return not finished or (spec.get("runPolicy") or {}).get("ttlSecondsAfterFinished") is not None
 
@@ -78,6 +85,10 @@ def register(registry: kopf.OperatorRegistry, config: OperatorConfig) -> None:
     def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
         return kopf.login_via_client(**kwargs)
 
+    @kopf.index(**TRAINJOBS, id="trainjob_trainjobs", registry=registry)
+    def trainjob_trainjobs(body: kopf.Body, **_: Any) -> dict[tuple[str, str], dict[str, Any]]:
+        return trainjob_entry(body)
+
     @kopf.index("batch", "v1", "jobs", **CHILDREN, id="trainjob_jobs", registry=registry)
     def trainjob_jobs(body: kopf.Body, **_: Any) -> dict[tuple[str, str], dict[str, Any]]:
         return job_entry(body)
@@ -87,10 +98,16 @@ def register(registry: kopf.OperatorRegistry, config: OperatorConfig) -> None:
         return pod_entry(body)
 
     @kopf.on.startup(id="start", registry=registry)
-    async def start(memo: kopf.Memo, trainjob_jobs: kopf.Index, trainjob_pods: kopf.Index, **_: Any) -> None:
+    async def start(
+        memo: kopf.Memo,
+        trainjob_trainjobs: kopf.Index,
+        trainjob_jobs: kopf.Index,
+        trainjob_pods: kopf.Index,
+        **_: Any,
+    ) -> None:
         memo.metrics = Metrics()
         api = KubeApi(kubernetes.client.ApiClient(client_configuration()))
-        cache = WatchCache(trainjob_jobs, trainjob_pods)
+        cache = WatchCache(trainjob_jobs, trainjob_pods, trainjob_trainjobs)
         memo.reconciler = Reconciler(api, post_event, memo.metrics, cache)
         memo.metrics_runner = None
         if config.metrics_port:

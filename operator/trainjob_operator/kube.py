@@ -179,10 +179,15 @@ class KubeApi:
 
     async def patch_status(
         self, resource: Resource, namespace: str, name: str, patch: Mapping[str, Any]
-    ) -> None:
-        """Apply a JSON merge patch of the `status` (its fields only) through the status subresource."""
+    ) -> dict[str, Any]:
+        """Apply a JSON merge patch of the `status` (its fields only) through the status subresource.
+
+        Returns the object as patched.
+        """
         path = f"{collection_path(resource, namespace)}/{name}/status"
-        await self._request("PATCH", path, {"status": dict(patch)}, content_type=MERGE_PATCH)
+        return json.loads(
+            await self._request("PATCH", path, {"status": dict(patch)}, content_type=MERGE_PATCH)
+        )
 
     async def delete(
         self,

@@ -449,8 +449,13 @@ def _render(trainjob: Body, decision: _Decision, seen: Observation, now: datetim
 
 
 def _finished(trainjob: Body, pods: Sequence[Body], now: datetime.datetime) -> Plan:
-    """A finished TrainJob: apply cleanPodPolicy to its pods, and delete it once its TTL has passed."""
+    """A finished TrainJob: apply cleanPodPolicy to its pods, and delete it once its TTL has passed.
+
+    A spec changed after the end changes nothing but `observedGeneration`, which records it as seen.
+    """
     run_policy = trainjob["spec"]["runPolicy"]
+    status = trainjob.get("status") or {}
+    generation = int(trainjob["metadata"].get("generation") or 0)
     policy = run_policy["cleanPodPolicy"]
     live = [pod for pod in pods if not pod.get("metadata", {}).get("deletionTimestamp")]
     if policy == CleanPodPolicy.RUNNING:
@@ -458,5 +463,8 @@ def _finished(trainjob: Body, pods: Sequence[Body], now: datetime.datetime) -> P
             pod for pod in live if pod.get("status", {}).get("phase") in ("Pending", "Running", "Unknown")
         ]
     doomed = () if policy == CleanPodPolicy.NONE else tuple(pod["metadata"]["name"] for pod in live)
-    completed = (trainjob.get("status") or {}).get("completionTime")
-    return Plan(delete_pods=doomed, delete_trainjob=ttl_expired(run_policy, completed, now))
+    return Plan(
+        status=None if status.get("observedGeneration") == generation else {"observedGeneration": generation},
+        delete_pods=doomed,
+        delete_trainjob=ttl_expired(run_policy, status.get("completionTime"), now),
+    )

@@ -1,14 +1,14 @@
-"""One reconcile of one TrainJob: read it fresh, plan, carry the plan out.
+"""One reconcile of one TrainJob: read it, plan, carry the plan out.
 
 Every trigger (a TrainJob change, a Job event, the periodic resync) ends up here. Reconciles of
-the same TrainJob are serialized by a lock, and each reads the TrainJob from the apiserver rather
-than from the triggering event, so it always sees its own last status write (a restart can never
-be counted twice).
+the same TrainJob are serialized by a lock, and each reads the TrainJob anew rather than taking
+the triggering event's, so it always sees its own last status write (a restart can never be
+counted twice).
 
-The Job and the pods come from the operator's watches (a `WatchCache`) where they are known to be
-as new as the reconciler's own last writes and reads, else from fresh reads (and always without a
-cache). An irreversible decision (a restart counted, a final phase) is taken on fresh reads only,
-and the Job is deleted only if it is still the one observed (a uid precondition).
+The TrainJob, the Job and the pods come from the operator's watches (a `WatchCache`) where they are
+known to be as new as the reconciler's own last writes and reads, else from fresh reads (and always
+without a cache). An irreversible decision (a restart counted, a final phase) is taken on fresh
+reads only, and the Job is deleted only if it is still the one observed (a uid precondition).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import datetime
 import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from kubernetes.client.exceptions import ApiException
 
@@ -39,10 +39,18 @@ INVALID = (400, 422)
 DECISIVE_PHASES = frozenset({Phase.RESTARTING, Phase.FAILED, Phase.SUCCEEDED})
 #: A TrainJob's Job (or None) and its pods.
 Children = tuple[dict[str, Any] | None, list[dict[str, Any]]]
+#: A TrainJob (or None), its Job (or None) and its pods.
+Observed = tuple[dict[str, Any] | None, dict[str, Any] | None, list[dict[str, Any]]]
+T = TypeVar("T")
 
 
 def _now() -> datetime.datetime:
     return datetime.datetime.now(datetime.UTC)
+
+
+async def _value(value: T) -> T:
+    """`value`, as a coroutine to gather beside reads."""
+    return value
 
 
 class Reconciler:
@@ -88,27 +96,40 @@ class Reconciler:
 
     async def _reconcile(self, namespace: str, name: str) -> None:
         key = (namespace, name)
-        cached = self._cache.read(key) if self._cache is not None else None
-        if cached is None:
-            # All at once: each read starts after the last reconcile's writes ended.
-            trainjob, (job, pods) = await asyncio.gather(
-                self._api.get(TRAINJOBS, namespace, name), self._read_children(namespace, name)
-            )
-        else:
-            trainjob = await self._api.get(TRAINJOBS, namespace, name)
-            job, pods = cached
-        if trainjob is None or trainjob["metadata"].get("deletionTimestamp"):
+        (trainjob, job, pods), fresh = await self._read(key, fresh=self._cache is None)
+        result = await self._plan(trainjob, job, pods)
+        if result is not None and not fresh and (result.status or {}).get("phase") in DECISIVE_PHASES:
+            (trainjob, job, pods), _ = await self._read(key, fresh=True)
+            result = await self._plan(trainjob, job, pods)
+        if trainjob is None or result is None:
             self._locks.pop(key, None)
             self._job_versions.pop(key, None)
             if self._cache is not None:
                 self._cache.forget(key)
             return
-        result = await self._plan(trainjob, job, pods)
-        if cached is not None and (result.status or {}).get("phase") in DECISIVE_PHASES:
-            job, pods = await self._read_children(namespace, name)
-            result = await self._plan(trainjob, job, pods)
         self._remember_job(namespace, name, job)
         await self._execute(trainjob, job, result)
+
+    async def _read(self, key: tuple[str, str], *, fresh: bool) -> tuple[Observed, bool]:
+        """The TrainJob, its Job and pods, from the cache where it serves them unless `fresh`.
+
+        Returns them, and whether all three were read fresh. The fresh reads go out at once: each
+        starts after the last reconcile's writes ended.
+        """
+        cached_trainjob = None if fresh or self._cache is None else self._cache.trainjob(key)
+        cached_children = None if fresh or self._cache is None else self._cache.read(key)
+        trainjob, (job, pods) = await asyncio.gather(
+            self._read_trainjob(*key) if cached_trainjob is None else _value(cached_trainjob),
+            self._read_children(*key) if cached_children is None else _value(cached_children),
+        )
+        return (trainjob, job, pods), cached_trainjob is None and cached_children is None
+
+    async def _read_trainjob(self, namespace: str, name: str) -> dict[str, Any] | None:
+        """The TrainJob, read fresh (and recorded as such in the cache)."""
+        trainjob = await self._api.get(TRAINJOBS, namespace, name)
+        if self._cache is not None:
+            self._cache.saw_trainjob((namespace, name), trainjob)
+        return trainjob
 
     async def _read_children(self, namespace: str, name: str) -> Children:
         """The TrainJob's Job and pods, read fresh (and recorded as such in the cache)."""
@@ -121,8 +142,11 @@ class Reconciler:
         return job, pods.items
 
     async def _plan(
-        self, trainjob: Mapping[str, Any], job: Mapping[str, Any] | None, pods: list[dict[str, Any]]
-    ) -> Plan:
+        self, trainjob: Mapping[str, Any] | None, job: Mapping[str, Any] | None, pods: list[dict[str, Any]]
+    ) -> Plan | None:
+        """What to do about the TrainJob; None when it is gone or being deleted."""
+        if trainjob is None or trainjob["metadata"].get("deletionTimestamp"):
+            return None
         creation_error = await self._creation_error(trainjob, job, pods)
         return plan(trainjob, job, pods, _now(), creation_error)
 
@@ -154,7 +178,9 @@ class Reconciler:
         key = (namespace, name)
         result = await self._create(trainjob, result)
         if result.status:
-            await self._api.patch_status(TRAINJOBS, namespace, name, result.status)
+            written = await self._api.patch_status(TRAINJOBS, namespace, name, result.status)
+            if self._cache is not None:
+                self._cache.saw_trainjob(key, written)
         for event in result.events:
             self._post_event(trainjob, event)
             self._metrics.record_transition(event.phase, event.reason)

@@ -6,16 +6,17 @@ import kopf
 
 from trainjob_operator.api.names import LABEL_NAME, MANAGER, PREFIX
 from trainjob_operator.config import OperatorConfig
+from trainjob_operator.handled import ObservedGenerationDiffBase, RetryProgressStorage
 
 
 def configure(settings: kopf.OperatorSettings, config: OperatorConfig) -> None:
     """Set kopf's settings from the operator's configuration."""
-    # kopf's own state lives in annotations and a finalizer with the project's prefix.
+    # kopf's own state: a finalizer and its retries in annotations with the project's prefix; what
+    # was handled is the generation the status observed. Nothing is written for a TrainJob
+    # reconciled at the first try (see `handled`).
     settings.persistence.finalizer = f"{PREFIX}/finalizer"
-    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=PREFIX)
-    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
-        prefix=PREFIX, key="last-handled-configuration"
-    )
+    settings.persistence.progress_storage = RetryProgressStorage(prefix=PREFIX)
+    settings.persistence.diffbase_storage = ObservedGenerationDiffBase()
     # Events: only the ones the operator posts itself (kopf.event), under its own name.
     settings.posting.enabled = True
     settings.posting.loggers = False

@@ -1,9 +1,9 @@
-"""Each TrainJob's Job and pods from the operator's watches, trusted only where they are fresh enough.
+"""Each TrainJob, its Job and its pods from the operator's watches, trusted only where fresh enough.
 
-kopf feeds two indexes from its watch streams (see `handlers`): the Job and the pods of each
-TrainJob, keyed by (namespace, TrainJob name), as plain snapshots (`job_snapshot`,
-`pod_snapshot`). kopf holds every handler until both have their initial list, so a Job absent from
-the index is absent from the cluster, as of the watch.
+kopf feeds three indexes from its watch streams (see `handlers`): the TrainJobs, and the Job and
+the pods of each TrainJob, keyed by (namespace, TrainJob name), as plain snapshots
+(`trainjob_snapshot`, `job_snapshot`, `pod_snapshot`). kopf holds every handler until all have
+their initial list, so a Job absent from the index is absent from the cluster, as of the watch.
 
 A watch lags: after the reconciler's own write (a Job created, patched or deleted, pods deleted) the
 index may still show the state before it, and acting on that would repeat or undo the write. So
@@ -13,6 +13,10 @@ Jobs of one name, a Job that counts more failed or succeeded pods than the index
 `verify_seconds` have passed since the last fresh read, the reconciler reads the Job and pods
 fresh from the apiserver; such a read leaves floors too (`JobAt` or `NoJob`, `PodsAt`), which also
 catch an index entry the watch missed the deletion of.
+
+The TrainJob has a floor of its own: the version of the reconciler's last status write or fresh
+read of it. Its status carries the restarts counted so far, so a reconcile that read it older than
+that could count a restart twice. A TrainJob absent from the index is read fresh.
 """
 
 from __future__ import annotations
@@ -40,6 +44,17 @@ def _metadata(body: Body) -> dict[str, Any]:
     metadata = copy.deepcopy(dict(body.get("metadata") or {}))
     metadata.pop("managedFields", None)
     return metadata
+
+
+def trainjob_snapshot(body: Body) -> dict[str, Any]:
+    """A TrainJob as the reconciler reads it: all of it but managedFields."""
+    return {**copy.deepcopy(dict(body)), "metadata": _metadata(body)}
+
+
+def trainjob_entry(body: Body) -> dict[Key, dict[str, Any]]:
+    """The index entry of a TrainJob: its snapshot under its own key."""
+    metadata = body.get("metadata") or {}
+    return {(metadata["namespace"], metadata["name"]): trainjob_snapshot(body)}
 
 
 def job_snapshot(body: Body) -> dict[str, Any]:
@@ -182,14 +197,37 @@ def consistent(job: Body | None, pods: Sequence[Body]) -> bool:
 
 @dataclass
 class WatchCache:
-    """The Job and pods of each TrainJob from two kopf indexes, with the floors the reconciler left."""
+    """Each TrainJob, its Job and its pods from kopf indexes, with the floors the reconciler left.
+
+    Without a TrainJob index (`trainjobs` empty), every TrainJob is read fresh.
+    """
 
     jobs: Index
     pods: Index
+    trainjobs: Index = field(default_factory=dict)
     verify_seconds: float = VERIFY_SECONDS
     clock: Callable[[], float] = time.monotonic
     _floors: dict[Key, list[Floor]] = field(default_factory=dict)
     _fresh_at: dict[Key, float] = field(default_factory=dict)
+    #: Each TrainJob's (uid, version) as the reconciler last wrote or read it fresh.
+    _trainjob_floors: dict[Key, tuple[str | None, int | None]] = field(default_factory=dict)
+
+    def trainjob(self, key: Key) -> dict[str, Any] | None:
+        """The TrainJob, copied; None when it must be read fresh (absent, or older than its floor)."""
+        entries = list(self.trainjobs.get(key, ()))
+        if len(entries) != 1:
+            return None
+        floor = self._trainjob_floors.get(key)
+        if floor is not None and not _not_older(entries[0], *floor):
+            return None
+        return copy.deepcopy(entries[0])
+
+    def saw_trainjob(self, key: Key, trainjob: Body | None) -> None:
+        """Record the TrainJob as a status write returned it or a fresh read found it (None: gone)."""
+        if trainjob is None:
+            self._trainjob_floors.pop(key, None)
+        else:
+            self._trainjob_floors[key] = (_uid(trainjob), version(trainjob))
 
     def read(self, key: Key) -> tuple[dict[str, Any] | None, list[dict[str, Any]]] | None:
         """The TrainJob's Job (or None) and pods, copied; None when they must be read fresh."""
@@ -216,8 +254,13 @@ class WatchCache:
         self._fresh_at[key] = self.clock()
 
     def wrote_job(self, key: Key, job: Body | None) -> None:
-        """Record a Job created or patched (as the apiserver returned it; None: it existed already)."""
-        if job is not None:
+        """Record a Job created or patched (as the apiserver returned it).
+
+        None: a create found it existing, a Job the index may not show yet; the next read is fresh.
+        """
+        if job is None:
+            self.expire(key)
+        else:
             self._floors.setdefault(key, []).append(JobAt(_uid(job), version(job)))
 
     def deleted_job(self, key: Key, uid: str | None) -> None:
@@ -236,3 +279,4 @@ class WatchCache:
         """Drop what is kept about a TrainJob that is gone."""
         self._floors.pop(key, None)
         self._fresh_at.pop(key, None)
+        self._trainjob_floors.pop(key, None)

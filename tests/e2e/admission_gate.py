@@ -5,6 +5,9 @@ them appear, so a crash "while it creates" would land before or after at random.
 the first `let_through` creations of one kind of child pass and holds every later one (the
 apiserver waits on the webhook, as on a slow one) until the gate closes, when they all pass: a
 test can crash the operator while some of its creations are done and others in flight.
+
+With `refuse`, the gate refuses those creations instead, with a server error (500), until it
+opens: a transient failure of the apiserver, which the operator must retry.
 """
 
 from __future__ import annotations
@@ -27,12 +30,16 @@ HOLD_SECONDS = 25
 
 
 class AdmissionGate:
-    """Holds creations of `resource` (a core/v1 plural) by the operator in `namespace` after the
-    first `let_through`; a context manager: registered on entry, opened and removed on exit."""
+    """Holds (or, with `refuse`, refuses) creations of `resource` (a core/v1 plural) by the operator
+    in `namespace` after the first `let_through`; a context manager: registered on entry, opened and
+    removed on exit."""
 
-    def __init__(self, cp: ControlPlane, namespace: str, resource: str, let_through: int) -> None:
+    def __init__(
+        self, cp: ControlPlane, namespace: str, resource: str, let_through: int, *, refuse: bool = False
+    ) -> None:
         self._cp = cp
         self._let_through = let_through
+        self._refuse = refuse
         self._passed = 0
         self._lock = threading.Lock()
         self._held = threading.Event()
@@ -89,17 +96,23 @@ class AdmissionGate:
         self._open.set()
 
     def wait_until_holding(self, timeout: float = 120) -> None:
-        """Return once a creation beyond the first `let_through` is held."""
+        """Return once a creation beyond the first `let_through` is held (or refused)."""
         assert self._held.wait(timeout), f"the gate {self.name} held nothing within {timeout:.0f}s"
 
-    def _admit(self) -> None:
-        """Let the creation pass now, or hold it until the gate opens (at most HOLD_SECONDS)."""
+    def _admit(self) -> bool:
+        """Whether the creation passes: now, or once the gate opens (held at most HOLD_SECONDS).
+
+        With `refuse`, a creation that the open gate would not let pass is refused at once.
+        """
         with self._lock:
             self._passed += 1
             hold = self._passed > self._let_through
         if hold:
             self._held.set()
+            if self._refuse:
+                return self._open.is_set()
             self._open.wait(HOLD_SECONDS)
+        return True
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         gate = self
@@ -107,11 +120,13 @@ class AdmissionGate:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 review: dict[str, Any] = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                gate._admit()
+                response: dict[str, Any] = {"uid": review["request"]["uid"], "allowed": gate._admit()}
+                if not response["allowed"]:
+                    response["status"] = {"code": 500, "message": "the gate refuses it for now"}
                 answer = {
                     "apiVersion": "admission.k8s.io/v1",
                     "kind": "AdmissionReview",
-                    "response": {"uid": review["request"]["uid"], "allowed": True},
+                    "response": response,
                 }
                 body = json.dumps(answer).encode()
                 self.send_response(200)

@@ -87,6 +87,10 @@ def test_a_suspended_trainjob_runs_no_pods_until_resumed(
         "the Job controller to report the Job suspended",
     )
     assert worker_pods(cp, namespace, "digits") == []
+    # kopf's record of the handled spec is the status's observedGeneration, not an annotation.
+    metadata = cp.admin.get(f"{TRAINJOBS.format(namespace=namespace)}/digits")["metadata"]
+    assert status["observedGeneration"] == metadata["generation"] == 1
+    assert not [key for key in metadata.get("annotations") or {} if key.startswith("trainjob.dev/")]
 
     cp.kubectl(
         "patch", "tj", "digits", "-n", namespace, "--type=merge",
@@ -96,6 +100,7 @@ def test_a_suspended_trainjob_runs_no_pods_until_resumed(
     status = wait_for_status(cp, namespace, "digits", operator=operator)
     assert status["phase"] == "Succeeded", status.get("failure") or status
     assert status["progress"]["epoch"] == 2
+    assert status["observedGeneration"] == 2, "the spec change was handled"
     conditions = condition_statuses(status)
     assert conditions["Suspended"] == "False"
     assert conditions["Ready"] == "True"

@@ -23,6 +23,7 @@ from tests.e2e.convergence import (
 )
 from tests.e2e.operator_process import crash_operator, install_peering, peers, start_operator, stop_operator
 from tests.e2e.support import (
+    get_trainjob,
     kubectl_apply,
     kubectl_apply_all,
     wait_for_status,
@@ -35,6 +36,8 @@ pytestmark = pytest.mark.e2e
 
 JOBS = 20
 PEERING = "trainjob-faults"
+#: Where kopf records a failed reconcile to retry it (its progress annotation for the handler).
+RETRY_RECORD = "trainjob.dev/reconcile"
 
 
 #: Keeps an operator process to stop after the test, and returns it.
@@ -201,3 +204,28 @@ def test_two_replicas_one_acts_and_the_other_takes_over_when_it_is_killed(
     instances = {event.get("reportingInstance") for event in trainjob_events(cp, namespace)}
     assert "replica-b" in instances, "replica-b took over"
     assert_all_succeeded_once(cp, namespace, count)
+
+
+def test_a_reconcile_the_apiserver_refuses_is_retried_and_its_record_purged(
+    control_plane: ControlPlane,
+    test_node: TestNode,
+    namespace: str,
+    operator: subprocess.Popen[bytes],
+    tmp_path: Path,
+) -> None:
+    cp = control_plane
+
+    def retry_record() -> str | None:
+        return (get_trainjob(cp, namespace, "retried")["metadata"].get("annotations") or {}).get(RETRY_RECORD)
+
+    # Every ServiceAccount create answered 500 (a transient error) until the gate opens.
+    with AdmissionGate(cp, namespace, "serviceaccounts", let_through=0, refuse=True) as gate:
+        kubectl_apply(cp, worker_manifest("retried", namespace, QUICK), tmp_path)
+        gate.wait_until_holding()
+        wait_until(retry_record, "kopf to record the failed reconcile for its retry")
+        assert '"retries":1' in (retry_record() or "")
+    status = wait_for_status(cp, namespace, "retried", operator=operator)
+
+    assert status["phase"] == "Succeeded", status.get("failure") or status
+    assert retry_record() is None, "purged once the reconcile succeeded"
+    assert_all_succeeded_once(cp, namespace, 1)

@@ -22,8 +22,9 @@ from tests.cluster import ApiError, ControlPlane
 from tests.e2e.support import TRAINJOBS, install_crd, pending_manifest
 from trainjob_operator.kube import JOBS, KubeApi, PodList, Resource
 from trainjob_operator.metrics import Metrics
+from trainjob_operator.planner import Event
 from trainjob_operator.reconciler import Reconciler
-from trainjob_operator.watch_cache import Key, WatchCache, job_entry, pod_entry
+from trainjob_operator.watch_cache import Key, WatchCache, job_entry, pod_entry, trainjob_entry
 
 pytestmark = pytest.mark.integration
 
@@ -59,21 +60,26 @@ class CountingApi(KubeApi):
 
 
 class Indexes:
-    """Two indexes like the operator's kopf indexes, filled from the apiserver only by `catch_up`."""
+    """Indexes like the operator's kopf indexes, filled from the apiserver only by `catch_up`."""
 
     def __init__(self, cp: ControlPlane, namespace: str) -> None:
         self.cp, self.namespace = cp, namespace
+        self.trainjobs: dict[Key, list[dict[str, Any]]] = {}
         self.jobs: dict[Key, list[dict[str, Any]]] = {}
         self.pods: dict[Key, list[dict[str, Any]]] = {}
 
-    def catch_up(self) -> None:
-        """What a watch shows once it has brought every event so far."""
-        for index, path, entry in (
-            (self.jobs, f"/apis/batch/v1/namespaces/{self.namespace}/jobs", job_entry),
-            (self.pods, f"/api/v1/namespaces/{self.namespace}/pods", pod_entry),
+    def catch_up(self, *only: str) -> None:
+        """What the watches (all, or those of the kinds named) show once they brought every event so far."""
+        children = {"labelSelector": "trainjob.dev/name"}
+        for kind, index, path, query, entry in (
+            ("trainjobs", self.trainjobs, TRAINJOBS.format(namespace=self.namespace), {}, trainjob_entry),
+            ("jobs", self.jobs, f"/apis/batch/v1/namespaces/{self.namespace}/jobs", children, job_entry),
+            ("pods", self.pods, f"/api/v1/namespaces/{self.namespace}/pods", children, pod_entry),
         ):
+            if only and kind not in only:
+                continue
             index.clear()
-            for item in self.cp.admin.get(path, labelSelector="trainjob.dev/name")["items"]:
+            for item in self.cp.admin.get(path, **query)["items"]:
                 for key, snapshot in entry(item).items():
                     index.setdefault(key, []).append(snapshot)
 
@@ -125,7 +131,8 @@ def status_of(cp: ControlPlane, namespace: str, name: str) -> dict[str, Any]:
 def setup(control_plane: ControlPlane, namespace: str) -> tuple[CountingApi, Indexes, Reconciler]:
     install_crd(control_plane)
     api, indexes = api_for(control_plane), Indexes(control_plane, namespace)
-    reconciler = Reconciler(api, lambda *_: None, Metrics(), WatchCache(indexes.jobs, indexes.pods))
+    cache = WatchCache(indexes.jobs, indexes.pods, indexes.trainjobs)
+    reconciler = Reconciler(api, lambda *_: None, Metrics(), cache)
     return api, indexes, reconciler
 
 
@@ -152,6 +159,7 @@ async def test_after_its_create_and_patch_a_reconcile_reads_fresh_until_the_watc
 
     path = f"{TRAINJOBS.format(namespace=namespace)}/rw"
     control_plane.admin.patch(path, {"spec": {"runPolicy": {"suspend": True}}}, kind="merge")
+    indexes.catch_up("trainjobs")  # the event of the spec change, which triggers the reconcile
     await reconciler.reconcile(namespace, "rw")
     assert api.calls["patch", "jobs"] == 1
     assert job_of(control_plane, namespace, "rw")["spec"]["suspend"] is True
@@ -182,6 +190,7 @@ async def test_after_its_delete_a_reconcile_reads_fresh_until_the_watch_shows_it
     # A spec change before the workers ran: the Job is deleted and made again.
     path = f"{TRAINJOBS.format(namespace=namespace)}/gone"
     control_plane.admin.patch(path, {"spec": {"image": "trainer:2"}}, kind="merge")
+    indexes.catch_up("trainjobs")
     await reconciler.reconcile(namespace, "gone")
     assert api.calls["delete", "jobs"] == 1
     reads = api.calls["get", "jobs"]
@@ -197,6 +206,33 @@ async def test_after_its_delete_a_reconcile_reads_fresh_until_the_watch_shows_it
     await reconciler.reconcile(namespace, "gone")
     assert job_of(control_plane, namespace, "gone")["metadata"]["uid"] != old, "made again"
     assert api.calls["create", "Job"] == 2
+
+
+@pytest.mark.asyncio
+async def test_after_its_status_write_a_reconcile_reads_the_trainjob_fresh_until_the_watch_shows_it(
+    control_plane: ControlPlane, namespace: str, setup: tuple[CountingApi, Indexes, Reconciler]
+) -> None:
+    api, indexes, _ = setup
+    events: list[Event] = []
+    cache = WatchCache(indexes.jobs, indexes.pods, indexes.trainjobs)
+    reconciler = Reconciler(api, lambda _, event: events.append(event), Metrics(), cache)
+    create_trainjob(control_plane, namespace, "own")
+    indexes.catch_up("trainjobs")  # the event of its creation
+    await reconciler.reconcile(namespace, "own")
+    assert api.calls["get", "trainjobs"] == 0, "served by the index"
+    assert status_of(control_plane, namespace, "own")["phase"] == "Created"
+    assert [event.reason for event in events] == ["WorkersCreated"]
+
+    await reconciler.reconcile(namespace, "own")  # the index still shows it without a status
+    assert api.calls["get", "trainjobs"] == 1, "read fresh"
+    reasons = [event.reason for event in events]
+    assert reasons.count("WorkersCreated") == 1, f"its own status write is not news: {reasons}"
+    assert api.calls["create", "Job"] == 1
+
+    indexes.catch_up()
+    await reconciler.reconcile(namespace, "own")
+    assert api.calls["get", "trainjobs"] == 1 and api.calls["get", "jobs"] == 1, "all from the indexes"
+    assert status_of(control_plane, namespace, "own")["restarts"] == 0
 
 
 @pytest.mark.asyncio

@@ -52,8 +52,9 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 
 {{/*
 What the operator needs on TrainJobs and their children, in every namespace it watches:
-- trainjobs: kopf watches them and keeps its finalizer and annotations (patch); the operator reads
-  them fresh on every reconcile and deletes finished ones after ttlSecondsAfterFinished.
+- trainjobs: kopf watches them and keeps its finalizer and retry state in annotations (patch); the
+  operator reads one fresh where the watch lags its own status write, and deletes finished ones
+  after ttlSecondsAfterFinished.
 - trainjobs/status: the operator writes the status; `get` too, because it grants `get` and
   `patch` of one TrainJob's status to each job's reporter Role (RBAC lets nobody grant what it
   does not hold).

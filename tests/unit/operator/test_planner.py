@@ -228,6 +228,20 @@ def test_a_finished_job_never_recreates_or_counts_when_children_vanish(world_fac
     assert world.phase == "Succeeded" and world.status["restarts"] == 0
 
 
+def test_a_spec_edited_after_the_end_is_only_recorded_as_observed(world_factory):
+    world = world_factory(numNodes=2)
+    world.reconcile()
+    world.start_pods()
+    world.complete()
+    world.reconcile()
+    assert world.phase == "Succeeded" and world.status["observedGeneration"] == 1
+    world.edit_spec(numNodes=4)
+    result = world.reconcile()
+    assert result.status == {"observedGeneration": 2}
+    assert result.create == () and result.events == () and world.phase == "Succeeded"
+    assert world.reconcile().status is None, "recorded once"
+
+
 def test_a_deleted_job_counts_as_a_failure(world_factory):
     world = world_factory(runPolicy={"backoffLimit": 1})
     world.reconcile()

@@ -1,5 +1,7 @@
 """The Reconciler against kmock's emulated Kubernetes API: the real client, HTTP and wire format."""
 
+import copy
+
 import attrs
 import kmock as km
 import kubernetes.client
@@ -211,3 +213,24 @@ async def test_a_stale_cache_never_counts_a_restart(cluster, events):
     status = stored(cluster, TRAINJOBS, "mnist")["status"]
     assert (status["phase"], status["restarts"]) == ("Created", 0), "decided on fresh reads"
     assert stored(cluster, JOBS, "mnist") is not None
+
+
+@pytest.mark.asyncio
+async def test_a_trainjob_index_behind_the_last_status_write_is_never_acted_on(cluster, events):
+    api = KubeApi(
+        kubernetes.client.ApiClient(kubernetes.client.Configuration(host=str(cluster.url).rstrip("/")))
+    )
+    add_trainjob(cluster)
+    before_any_write = copy.deepcopy(stored(cluster, TRAINJOBS, "mnist"))
+    trainjobs = {("ml", "mnist"): [before_any_write]}
+    post = lambda trainjob, event: events.append(event)  # noqa: E731
+    reconciler = Reconciler(api, post, Metrics(), WatchCache({}, {}, trainjobs))
+    await reconciler.reconcile("ml", "mnist")
+    assert stored(cluster, TRAINJOBS, "mnist")["status"]["phase"] == "Created" and len(events) == 1
+    cluster.resources["v1/events"] = km.ResourceInfo(kind="Event", namespaced=True)
+    stored(cluster, JOBS, "mnist")["metadata"].setdefault("uid", "job-uid")
+    # The watch still shows the TrainJob without status: the next reconcile reads it fresh, else it
+    # would take the status for new and post "Created" again.
+    posted = len(events)
+    await reconciler.reconcile("ml", "mnist")
+    assert len(events) == posted

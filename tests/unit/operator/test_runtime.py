@@ -90,10 +90,12 @@ def test_operator_arguments_register_the_handlers():
 @pytest.mark.parametrize(
     ("spec", "status", "needed"),
     [
-        ({}, {}, True),
-        ({}, {"phase": "Running"}, True),
-        ({"runPolicy": {}}, {"phase": "Succeeded"}, False),
-        ({"runPolicy": {"ttlSecondsAfterFinished": 0}}, {"phase": "Failed"}, True),
+        ({}, {}, False),
+        ({}, {"phase": "Created"}, False),
+        ({}, {"phase": "Created", "observedGeneration": 1}, True),
+        ({}, {"phase": "Running", "observedGeneration": 2}, True),
+        ({"runPolicy": {}}, {"phase": "Succeeded", "observedGeneration": 1}, False),
+        ({"runPolicy": {"ttlSecondsAfterFinished": 0}}, {"phase": "Failed", "observedGeneration": 1}, True),
     ],
 )
 def test_needs_resync(spec, status, needed):

@@ -11,6 +11,7 @@ from trainjob_operator.watch_cache import (
     consistent,
     job_entry,
     pod_entry,
+    trainjob_entry,
 )
 
 KEY = ("ml", "mnist")
@@ -38,6 +39,11 @@ def pod(
     if deleting:
         metadata["deletionTimestamp"] = "2024-05-01T12:00:00Z"
     return {"metadata": metadata, "status": {"phase": phase}}
+
+
+def trainjob(uid: str = "tj-1", version: int = 10, restarts: int = 0) -> dict[str, Any]:
+    metadata = {"name": "mnist", "namespace": "ml", "uid": uid, "resourceVersion": str(version)}
+    return {"metadata": metadata, "spec": {"numNodes": 2}, "status": {"restarts": restarts}}
 
 
 class Clock:
@@ -108,10 +114,13 @@ def test_a_patched_job_needs_its_version_or_a_later_one(clock: Clock) -> None:
     assert cache.read(KEY) is not None, "a later version (events coalesce) shows the patch too"
 
 
-def test_a_create_that_found_the_job_existing_leaves_no_floor(clock: Clock) -> None:
+def test_a_create_that_found_the_job_existing_has_the_next_reconcile_read_fresh(clock: Clock) -> None:
     cache = cache_with(clock)
     cache.wrote_job(KEY, None)
-    assert cache.read(KEY) == (None, [])
+    assert cache.read(KEY) is None, "a Job exists that the index does not show"
+    cache.read_fresh(KEY, job("job-1", 11), [], "11")
+    show(cache, [job("job-1", 11)], [])
+    assert cache.read(KEY) is not None
 
 
 def test_a_deleted_job_is_trusted_once_gone_terminating_or_replaced(clock: Clock) -> None:
@@ -185,3 +194,40 @@ def test_a_read_is_a_copy(clock: Clock) -> None:
     found["status"]["failed"] = 3
     pods.clear()
     assert cache.read(KEY) == (job(), [pod("mnist-0-a")])
+
+
+def test_a_trainjob_entry_is_all_of_it_but_managed_fields_under_its_own_key() -> None:
+    body = trainjob()
+    body["metadata"]["managedFields"] = [{"manager": "kubectl"}]
+    ((key, snapshot),) = trainjob_entry(body).items()
+    assert key == KEY and snapshot == trainjob()
+    body["status"]["restarts"] = 1
+    assert snapshot["status"] == {"restarts": 0}, "a copy, not the live body"
+
+
+def test_a_trainjob_is_served_until_a_write_the_index_does_not_show_yet(clock: Clock) -> None:
+    cache = cache_with(clock)
+    assert cache.trainjob(KEY) is None, "absent from the index: read fresh"
+    cache.trainjobs = {KEY: [trainjob(version=10)]}
+    assert cache.trainjob(KEY) == trainjob(version=10), "no write of it yet: the index as it stands"
+    cache.saw_trainjob(KEY, trainjob(version=12, restarts=1))
+    assert cache.trainjob(KEY) is None, "older than the reconciler's own status write"
+    cache.trainjobs = {KEY: [trainjob(version=13, restarts=1)]}
+    assert cache.trainjob(KEY) == trainjob(version=13, restarts=1), "a later version shows it too"
+    cache.trainjobs = {KEY: [trainjob("tj-2", version=20)]}
+    assert cache.trainjob(KEY) is None, "another TrainJob of the same name"
+    cache.saw_trainjob(KEY, trainjob("tj-2", version=20))
+    assert cache.trainjob(KEY) is not None, "the fresh read of it set the floor"
+    cache.saw_trainjob(KEY, None)
+    cache.trainjobs = {KEY: [trainjob("tj-1", version=5)]}
+    assert cache.trainjob(KEY) is not None, "gone when read: no floor"
+    cache.saw_trainjob(KEY, trainjob(version=6))
+    cache.forget(KEY)
+    assert cache.trainjob(KEY) is not None, "forgotten with the rest"
+
+
+def test_a_served_trainjob_is_a_copy(clock: Clock) -> None:
+    cache = cache_with(clock)
+    cache.trainjobs = {KEY: [trainjob()]}
+    cache.trainjob(KEY)["status"]["restarts"] = 3
+    assert cache.trainjob(KEY) == trainjob()
