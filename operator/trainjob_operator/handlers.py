@@ -27,6 +27,7 @@ import kubernetes.client
 from trainjob_operator.api.enums import Phase
 from trainjob_operator.api.names import GROUP, LABEL_NAME, PLURAL, VERSION
 from trainjob_operator.config import OperatorConfig
+from trainjob_operator.kube import TRAINJOBS as TRAINJOB_RESOURCE
 from trainjob_operator.kube import KubeApi, client_configuration
 from trainjob_operator.metrics import Metrics, serve_metrics
 from trainjob_operator.planner import Event
@@ -105,8 +106,13 @@ def register(registry: kopf.OperatorRegistry, config: OperatorConfig) -> None:
         trainjob_pods: kopf.Index,
         **_: Any,
     ) -> None:
-        memo.metrics = Metrics()
         api = KubeApi(kubernetes.client.ApiClient(client_configuration()))
+        if not config.clusterwide and not await api.serves(TRAINJOB_RESOURCE):
+            # Watching chosen namespaces, kopf looks for the CRD only now (see `settings`).
+            raise kopf.TemporaryError(
+                "the TrainJob CRD is not installed (kubectl apply -f crds/); waiting for it", delay=10
+            )
+        memo.metrics = Metrics()
         cache = WatchCache(trainjob_jobs, trainjob_pods, trainjob_trainjobs)
         memo.reconciler = Reconciler(api, post_event, memo.metrics, cache)
         memo.metrics_runner = None

@@ -79,10 +79,14 @@ def error_message(error: ApiException) -> str:
         return str(error.reason)
 
 
+def group_version_path(resource: Resource) -> str:
+    """The API path of a resource's group and version (its discovery document)."""
+    return f"/apis/{resource.group}/{resource.version}" if resource.group else f"/api/{resource.version}"
+
+
 def collection_path(resource: Resource, namespace: str) -> str:
     """The API path of a namespaced collection."""
-    prefix = f"/apis/{resource.group}/{resource.version}" if resource.group else f"/api/{resource.version}"
-    return f"{prefix}/namespaces/{namespace}/{resource.plural}"
+    return f"{group_version_path(resource)}/namespaces/{namespace}/{resource.plural}"
 
 
 class KubeApi:
@@ -131,6 +135,16 @@ class KubeApi:
 
     async def _run(self, call: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._executor, call, *args)
+
+    async def serves(self, resource: Resource) -> bool:
+        """Whether the apiserver serves `resource` (API discovery; a CRD not installed: False)."""
+        try:
+            discovery = json.loads(await self._request("GET", group_version_path(resource)))
+        except ApiException as error:
+            if error.status == 404:
+                return False
+            raise
+        return any(item.get("name") == resource.plural for item in discovery.get("resources") or [])
 
     async def get(self, resource: Resource, namespace: str, name: str) -> dict[str, Any] | None:
         """One object, or None if it does not exist."""

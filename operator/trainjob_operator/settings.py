@@ -27,6 +27,11 @@ def configure(settings: kopf.OperatorSettings, config: OperatorConfig) -> None:
     settings.watching.client_timeout = 330
     settings.watching.connect_timeout = 30
     settings.watching.reconnect_backoff = 1.0
+    # Watching chosen namespaces: serve them for the operator's life. kopf would otherwise watch the
+    # namespaces and stop serving one as soon as its deletion begins, before the TrainJobs in it
+    # are released, and they would keep kopf's finalizer, the namespace Terminating, for good.
+    # The price: the CRD is looked up once, at start (the startup handler waits for it).
+    settings.scanning.disabled = not config.clusterwide
     # Jobs and pods: only the TrainJobs' own, filtered by the apiserver (not every pod of a cluster).
     settings.watching.label_selectors["batch", "v1", "jobs"] = LABEL_NAME
     settings.watching.label_selectors["v1", "pods"] = LABEL_NAME

@@ -5,17 +5,20 @@ from __future__ import annotations
 import json
 import subprocess
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.cluster import ApiError, ControlPlane, TestNode
+from tests.e2e.operator_process import start_operator, stop_operator
 from tests.e2e.support import (
     TRAINJOBS,
     cluster_example,
     condition_statuses,
     kubectl_apply,
+    pending_manifest,
     wait_for_status,
     wait_until,
     worker_pods,
@@ -26,6 +29,8 @@ pytestmark = pytest.mark.e2e
 
 #: Long enough that the workers are still training when the test acts on them.
 ENDLESS_EPOCHS = 10_000
+#: The finalizer kopf keeps on a TrainJob while its resync runs.
+FINALIZER = "trainjob.dev/finalizer"
 #: How far a poll may lag behind what it observes.
 POLL_SLACK_SECONDS = 2
 
@@ -188,3 +193,29 @@ def test_deleting_a_running_trainjob_deletes_its_workers_and_children(
         lambda: not exists(cp, f"{TRAINJOBS.format(namespace=namespace)}/digits"), "the TrainJob to go"
     )
     wait_until(lambda: not children(cp, namespace, "digits"), "the garbage collector to delete the children")
+
+
+def test_deleting_a_watched_namespace_releases_its_trainjobs(
+    control_plane: ControlPlane, crd: None, tmp_path: Path
+) -> None:
+    cp = control_plane
+    namespace = f"gone-{uuid.uuid4().hex[:8]}"
+    cp.admin.create("/api/v1/namespaces", {"metadata": {"name": namespace}})
+    operator = start_operator(cp, namespace, tmp_path / "operator.log")
+    trainjobs = TRAINJOBS.format(namespace=namespace)
+    try:
+        for index in range(3):
+            cp.admin.create(trainjobs, pending_manifest(namespace, f"job-{index}"))
+
+        def all_held() -> bool:
+            items = cp.admin.get(trainjobs)["items"]
+            held = [item for item in items if FINALIZER in item["metadata"].get("finalizers", ())]
+            return len(held) == 3
+
+        wait_until(all_held, "kopf's finalizer on every TrainJob (their resync runs)")
+        cp.admin.delete(f"/api/v1/namespaces/{namespace}")
+        # The namespace goes only once the operator has released every TrainJob in it.
+        path = f"/api/v1/namespaces/{namespace}"
+        wait_until(lambda: not exists(cp, path), "the namespace to be gone", timeout=90)
+    finally:
+        stop_operator(operator)

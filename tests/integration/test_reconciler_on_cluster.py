@@ -10,17 +10,23 @@ import pytest
 
 from tests.cluster import ControlPlane
 from tests.e2e.support import TRAINJOBS, install_crd, pending_manifest
-from trainjob_operator.kube import KubeApi
+from trainjob_operator.api.names import GROUP, PLURAL, VERSION
+from trainjob_operator.kube import PODS, KubeApi, Resource
+from trainjob_operator.kube import TRAINJOBS as TRAINJOB_RESOURCE
 from trainjob_operator.metrics import Metrics
 from trainjob_operator.reconciler import Reconciler
 
 pytestmark = pytest.mark.integration
 
 
-def reconciler_for(cp: ControlPlane) -> Reconciler:
+def api_for(cp: ControlPlane) -> KubeApi:
     configuration = kubernetes.client.Configuration()
     kubernetes.config.load_kube_config(str(cp.kubeconfig), client_configuration=configuration)
-    return Reconciler(KubeApi(kubernetes.client.ApiClient(configuration)), lambda *_: None, Metrics())
+    return KubeApi(kubernetes.client.ApiClient(configuration))
+
+
+def reconciler_for(cp: ControlPlane) -> Reconciler:
+    return Reconciler(api_for(cp), lambda *_: None, Metrics())
 
 
 def settled_job(cp: ControlPlane, namespace: str, name: str, workers: int) -> dict:
@@ -68,3 +74,14 @@ async def test_a_job_event_is_news_only_for_a_version_no_reconcile_saw_or_wrote(
     await reconciler.reconcile(namespace, "news")
     assert not reconciler.is_news(namespace, "news", counted), "the last reconcile read it"
     assert reconciler.is_news(namespace, "other", counted), "another TrainJob's Job"
+
+
+@pytest.mark.asyncio
+async def test_discovery_tells_whether_the_trainjob_crd_is_served(control_plane: ControlPlane) -> None:
+    install_crd(control_plane)
+    api = api_for(control_plane)
+    assert await api.serves(TRAINJOB_RESOURCE)
+    assert await api.serves(PODS)
+    assert not await api.serves(Resource(GROUP, "v9", PLURAL)), "a version the CRD does not serve"
+    assert not await api.serves(Resource("absent.example.com", "v1", "things")), "a group nobody serves"
+    assert not await api.serves(Resource(GROUP, VERSION, "nothings")), "a served group without it"
