@@ -12,6 +12,11 @@ own namespace:
   but no liveness or metrics endpoint); after one warm-up TrainJob has its pods, the same
   loop creates the N TrainJobs only, and the operator makes the children.
 
+With `--rounds N` both phases run N times, alternating, in fresh namespaces of the same control
+plane (each phase's namespace is deleted after it, the operator's, but for the last round's, while
+the operator still runs to release its finalizers); the ratios are taken per round and their
+median is printed last. The idle window is measured in the first round only.
+
 A job's children exist when its ServiceAccount, Role, RoleBinding, Service, Job and both
 worker pods (made by the Job controller from the Job) have been seen by watches. Per job,
 the latency runs from the moment its TrainJob's create request was sent to the arrival of
@@ -35,13 +40,14 @@ controller more than the operator; `--controller-qps 200` lifts that limit.
 Targets: p50 apply-to-pods under 1 s, total within 1.5x the plain loop, operator RSS under
 250 MiB at 200 jobs. The figure printed last is total(operator) / total(plain loop), to pods.
 
-    .venv/bin/python -m benchmarks.operator_scale [--jobs 200] [--idle-seconds 60]
+    .venv/bin/python -m benchmarks.operator_scale [--jobs 200] [--idle-seconds 60] [--rounds 3]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -172,9 +178,10 @@ def create_with_children(client: Any, manifest: Mapping[str, Any]) -> None:
         create(client, child)
 
 
-def run_baseline(cp: ControlPlane, kubeconfig: Path, jobs: int, workers: int, timeout: float) -> Phase:
-    """The plain loop: each TrainJob, then its children from the operator's builders."""
-    namespace = "baseline"
+def run_baseline(
+    cp: ControlPlane, kubeconfig: Path, namespace: str, jobs: int, workers: int, timeout: float
+) -> Phase:
+    """The plain loop in `namespace`: each TrainJob, then its children from the operator's builders."""
     create_namespace(cp.admin, namespace)
     client = api_client(kubeconfig)
     phase = Phase("plain loop", jobs)
@@ -243,6 +250,7 @@ def run_operator_phase(
     cp: ControlPlane,
     operator_kubeconfig: Path,
     loop_kubeconfig: Path,
+    namespace: str,
     jobs: int,
     workers: int,
     timeout: float,
@@ -250,9 +258,9 @@ def run_operator_phase(
     operator_cpus: set[int] | None,
     log: Path,
     source: Path | None,
+    delete_after: bool,
 ) -> tuple[Phase, OperatorUsage]:
-    """The operator makes the children of TrainJobs the loop creates."""
-    namespace = "operator"
+    """The operator makes the children of TrainJobs the loop creates in `namespace`."""
     create_namespace(cp.admin, namespace)
     client = api_client(loop_kubeconfig)
     phase = Phase("operator", jobs)
@@ -299,6 +307,8 @@ def run_operator_phase(
                 usage.idle_requests = requests_by(scrape(cp.admin) - idle_before, OPERATOR_USER)
                 usage.idle_cpu_s = cpu_seconds(operator.pid) - idle_cpu
             usage.peak_rss_bytes = peak_rss_bytes(operator.pid)
+        if delete_after:
+            delete_namespace(cp.admin, namespace)
     finally:
         stop(operator)
         client.close()
@@ -362,6 +372,7 @@ def main() -> None:
         "creates the pods, and at its default it is slower than any client at 200 jobs",
     )
     parser.add_argument("--no-pin", action="store_true", help="do not pin the control plane to the last CPU")
+    parser.add_argument("--rounds", type=int, default=1, help="alternating rounds of both phases")
     args = parser.parse_args()
     cpus = sorted(os.sched_getaffinity(0))
     control_plane_cpus, client_cpus = {cpus[-1]}, set(cpus[:-1]) or set(cpus)
@@ -375,6 +386,7 @@ def main() -> None:
         ]
     )
     control_plane = ControlPlane(build_binaries(), controller_manager_flags=controller_manager_flags)
+    rounds: list[tuple[Phase, Phase, OperatorUsage]] = []
     with tempfile.TemporaryDirectory() as scratch, control_plane as cp:
         if pin:
             for process in cp.processes.values():
@@ -383,27 +395,61 @@ def main() -> None:
         install_crd(cp)
         operator_kubeconfig = attributed_user(cp, OPERATOR_USER, OPERATOR_ITEMIZED)
         loop_kubeconfig = attributed_user(cp, LOOP_USER)
-        baseline = run_baseline(cp, loop_kubeconfig, args.jobs, args.workers, args.timeout)
-        operator, usage = run_operator_phase(
-            cp,
-            operator_kubeconfig,
-            loop_kubeconfig,
-            args.jobs,
-            args.workers,
-            args.timeout,
-            args.idle_seconds,
-            client_cpus if pin else None,
-            args.operator_log or Path(scratch) / "operator.log",
-            args.operator_source,
-        )
-    report_phase(baseline)
-    report_phase(operator)
+        log = args.operator_log or Path(scratch) / "operator.log"
+        for number in range(args.rounds):
+            baseline = run_baseline(
+                cp, loop_kubeconfig, f"baseline-{number}", args.jobs, args.workers, args.timeout
+            )
+            operator, usage = run_operator_phase(
+                cp,
+                operator_kubeconfig,
+                loop_kubeconfig,
+                f"operator-{number}",
+                args.jobs,
+                args.workers,
+                args.timeout,
+                args.idle_seconds if number == 0 else 0.0,
+                client_cpus if pin else None,
+                log.with_name(f"{log.stem}-{number}{log.suffix}") if args.rounds > 1 else log,
+                args.operator_source,
+                delete_after=number + 1 < args.rounds,
+            )
+            rounds.append((baseline, operator, usage))
+    for number, (baseline, operator, usage) in enumerate(rounds):
+        print(f"=== round {number + 1} of {args.rounds}")
+        report_phase(baseline)
+        report_phase(operator)
+        report_usage(usage, args.jobs + 1)
+    load = os.getloadavg()
+    print(
+        f"machine: {os.cpu_count()} CPUs, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; "
+        f"control plane pinned: {pin}; controller-manager QPS: {args.controller_qps or 'default'}"
+    )
+    pods_p50 = [percentile(operator.latencies(operator.children_seen), 0.5) for _, operator, _ in rounds]
+    jobs_ratios = [operator.total_jobs_s / baseline.total_jobs_s for baseline, operator, _ in rounds]
+    ratios = [operator.total_s / baseline.total_s for baseline, operator, _ in rounds]
+    rss = max(usage.peak_rss_bytes for _, _, usage in rounds) / 2**20
+    print(f"per round, ratio to all children: {', '.join(f'{ratio:.3f}' for ratio in ratios)}")
+    jobs_ratio = statistics.median(jobs_ratios)
+    print(f"ratio operator/plain loop, first create to all Jobs (median): {jobs_ratio:.3f}")
+    print(
+        f"targets: p50 apply-to-pods {statistics.median(pods_p50):.3f} s (median of rounds; < 1 s), "
+        f"peak RSS {rss:.0f} MiB (< 250 MiB), total ratio (< 1.5) below"
+    )
+    print(
+        "ratio operator/plain loop, first create to all children (median of rounds): "
+        f"{statistics.median(ratios):.3f}"
+    )
+
+
+def report_usage(usage: OperatorUsage, pending: int) -> None:
+    """Print the operator process's costs: the burst, and the idle window if there was one."""
     print(
         f"  operator: {usage.busy_cpu_s:.2f} CPU s for the burst ({usage.start_cpu_s:.2f} s to start and "
         f"warm up); peak RSS {usage.peak_rss_bytes / 2**20:.0f} MiB"
     )
     if usage.idle_s:
-        minutes, pending = usage.idle_s / 60, args.jobs + 1
+        minutes = usage.idle_s / 60
         idle = sum(usage.idle_requests.values())
         print(
             f"  idle ({usage.idle_s:.0f} s, {pending} pending jobs): "
@@ -411,21 +457,6 @@ def main() -> None:
             f"{usage.idle_cpu_s / minutes:.2f} CPU s per minute; "
             f"per job per minute: {per_job(usage.idle_requests, minutes * pending)}"
         )
-    pods = operator.latencies(operator.children_seen)
-    load = os.getloadavg()
-    print(
-        f"machine: {os.cpu_count()} CPUs, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; "
-        f"control plane pinned: {pin}; controller-manager QPS: {args.controller_qps or 'default'}"
-    )
-    jobs_ratio = operator.total_jobs_s / baseline.total_jobs_s
-    print(f"ratio operator/plain loop, first create to all Jobs: {jobs_ratio:.3f}")
-    print(
-        f"targets: p50 apply-to-pods {percentile(pods, 0.5):.3f} s (< 1 s), "
-        f"peak RSS {usage.peak_rss_bytes / 2**20:.0f} MiB (< 250 MiB), total ratio (< 1.5) below"
-    )
-    print(
-        f"ratio operator/plain loop, first create to all children: {operator.total_s / baseline.total_s:.3f}"
-    )
 
 
 if __name__ == "__main__":
