@@ -64,7 +64,7 @@ class Reconciler:
         self, api: KubeApi, post_event: EventSink, metrics: Metrics, cache: WatchCache | None = None
     ) -> None:
         self._api = api
-        self._cache = cache
+        self._cache = cache if cache is not None else WatchCache({}, {}, serving=False)
         self._post_event = post_event
         self._metrics = metrics
         self._locks: defaultdict[tuple[str, str], asyncio.Lock] = defaultdict(asyncio.Lock)
@@ -88,15 +88,14 @@ class Reconciler:
             async with self._locks[(namespace, name)]:
                 await self._reconcile(namespace, name)
         except Exception as error:
-            if self._cache is not None:
-                self._cache.expire((namespace, name))
+            self._cache.expire((namespace, name))
             self._metrics.record_reconcile(time.monotonic() - started, type(error).__name__)
             raise
         self._metrics.record_reconcile(time.monotonic() - started)
 
     async def _reconcile(self, namespace: str, name: str) -> None:
         key = (namespace, name)
-        (trainjob, job, pods), fresh = await self._read(key, fresh=self._cache is None)
+        (trainjob, job, pods), fresh = await self._read(key)
         result = await self._plan(trainjob, job, pods)
         if result is not None and not fresh and (result.status or {}).get("phase") in DECISIVE_PHASES:
             (trainjob, job, pods), _ = await self._read(key, fresh=True)
@@ -104,20 +103,19 @@ class Reconciler:
         if trainjob is None or result is None:
             self._locks.pop(key, None)
             self._job_versions.pop(key, None)
-            if self._cache is not None:
-                self._cache.forget(key)
+            self._cache.forget(key)
             return
         self._remember_job(namespace, name, job)
         await self._execute(trainjob, job, result)
 
-    async def _read(self, key: tuple[str, str], *, fresh: bool) -> tuple[Observed, bool]:
+    async def _read(self, key: tuple[str, str], *, fresh: bool = False) -> tuple[Observed, bool]:
         """The TrainJob, its Job and pods, from the cache where it serves them unless `fresh`.
 
         Returns them, and whether all three were read fresh. The fresh reads go out at once: each
         starts after the last reconcile's writes ended.
         """
-        cached_trainjob = None if fresh or self._cache is None else self._cache.trainjob(key)
-        cached_children = None if fresh or self._cache is None else self._cache.read(key)
+        cached_trainjob = None if fresh else self._cache.trainjob(key)
+        cached_children = None if fresh else self._cache.read(key)
         trainjob, (job, pods) = await asyncio.gather(
             self._read_trainjob(*key) if cached_trainjob is None else _value(cached_trainjob),
             self._read_children(*key) if cached_children is None else _value(cached_children),
@@ -127,8 +125,7 @@ class Reconciler:
     async def _read_trainjob(self, namespace: str, name: str) -> dict[str, Any] | None:
         """The TrainJob, read fresh (and recorded as such in the cache)."""
         trainjob = await self._api.get(TRAINJOBS, namespace, name)
-        if self._cache is not None:
-            self._cache.saw_trainjob((namespace, name), trainjob)
+        self._cache.saw_trainjob((namespace, name), trainjob)
         return trainjob
 
     async def _read_children(self, namespace: str, name: str) -> Children:
@@ -137,8 +134,7 @@ class Reconciler:
             self._api.get(JOBS, namespace, job_name(name)),
             self._api.list_pods(namespace, f"{LABEL_NAME}={name}"),
         )
-        if self._cache is not None:
-            self._cache.read_fresh((namespace, name), job, pods.items, pods.version)
+        self._cache.read_fresh((namespace, name), job, pods.items, pods.version)
         return job, pods.items
 
     async def _plan(
@@ -179,8 +175,7 @@ class Reconciler:
         result = await self._create(trainjob, result)
         if result.status:
             written = await self._api.patch_status(TRAINJOBS, namespace, name, result.status)
-            if self._cache is not None:
-                self._cache.saw_trainjob(key, written)
+            self._cache.saw_trainjob(key, written)
         for event in result.events:
             self._post_event(trainjob, event)
             self._metrics.record_transition(event.phase, event.reason)
@@ -188,16 +183,14 @@ class Reconciler:
             uid = (job or {}).get("metadata", {}).get("uid")
             await self._api.delete(JOBS, namespace, job_name(name), result.delete_job, uid=uid)
             self._remember_job(namespace, name, None)
-            if self._cache is not None:
-                self._cache.deleted_job(key, uid)
+            self._cache.deleted_job(key, uid)
         if result.patch_job:
             patched = await self._api.patch(JOBS, namespace, job_name(name), result.patch_job)
             self._remember_job(namespace, name, patched)
-            if self._cache is not None:
-                self._cache.wrote_job(key, patched)
+            self._cache.wrote_job(key, patched)
         for pod in result.delete_pods:
             await self._api.delete_pod(namespace, pod)
-        if result.delete_pods and self._cache is not None:
+        if result.delete_pods:
             self._cache.deleted_pods(key, result.delete_pods)
         if result.delete_trainjob:
             await self._api.delete(TRAINJOBS, namespace, name)
@@ -220,6 +213,5 @@ class Reconciler:
                     raise outcome
                 if child["kind"] == "Job":
                     self._remember_job(namespace, name, outcome)
-                    if self._cache is not None:
-                        self._cache.wrote_job((namespace, name), outcome)
+                    self._cache.wrote_job((namespace, name), outcome)
         return result

@@ -199,7 +199,8 @@ def consistent(job: Body | None, pods: Sequence[Body]) -> bool:
 class WatchCache:
     """Each TrainJob, its Job and its pods from kopf indexes, with the floors the reconciler left.
 
-    Without a TrainJob index (`trainjobs` empty), every TrainJob is read fresh.
+    Without a TrainJob index (`trainjobs` empty), every TrainJob is read fresh; a cache that is not
+    `serving` serves nothing (every read is fresh) and only records.
     """
 
     jobs: Index
@@ -207,6 +208,7 @@ class WatchCache:
     trainjobs: Index = field(default_factory=dict)
     verify_seconds: float = VERIFY_SECONDS
     clock: Callable[[], float] = time.monotonic
+    serving: bool = True
     _floors: dict[Key, list[Floor]] = field(default_factory=dict)
     _fresh_at: dict[Key, float] = field(default_factory=dict)
     #: Each TrainJob's (uid, version) as the reconciler last wrote or read it fresh.
@@ -215,7 +217,7 @@ class WatchCache:
     def trainjob(self, key: Key) -> dict[str, Any] | None:
         """The TrainJob, copied; None when it must be read fresh (absent, or older than its floor)."""
         entries = list(self.trainjobs.get(key, ()))
-        if len(entries) != 1:
+        if not self.serving or len(entries) != 1:
             return None
         floor = self._trainjob_floors.get(key)
         if floor is not None and not _not_older(entries[0], *floor):
@@ -231,6 +233,8 @@ class WatchCache:
 
     def read(self, key: Key) -> tuple[dict[str, Any] | None, list[dict[str, Any]]] | None:
         """The TrainJob's Job (or None) and pods, copied; None when they must be read fresh."""
+        if not self.serving:
+            return None
         jobs = list(self.jobs.get(key, ()))
         pods = list(self.pods.get(key, ()))
         job = jobs[0] if jobs else None

@@ -231,3 +231,10 @@ def test_a_served_trainjob_is_a_copy(clock: Clock) -> None:
     cache.trainjobs = {KEY: [trainjob()]}
     cache.trainjob(KEY)["status"]["restarts"] = 3
     assert cache.trainjob(KEY) == trainjob()
+
+
+def test_a_cache_that_is_not_serving_has_every_read_fresh(clock: Clock) -> None:
+    cache = WatchCache({KEY: [job()]}, {KEY: []}, {KEY: [trainjob()]}, clock=clock, serving=False)
+    assert cache.read(KEY) is None and cache.trainjob(KEY) is None
+    cache.read_fresh(KEY, job(), [], "10")
+    assert cache.read(KEY) is None, "recorded, still not served"
