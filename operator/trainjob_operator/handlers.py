@@ -106,7 +106,9 @@ def register(registry: kopf.OperatorRegistry, config: OperatorConfig) -> None:
         trainjob_pods: kopf.Index,
         **_: Any,
     ) -> None:
-        api = KubeApi(kubernetes.client.ApiClient(client_configuration()))
+        if memo.get("api") is None:  # kept across retries of this handler
+            memo.api = KubeApi(kubernetes.client.ApiClient(client_configuration()))
+        api = memo.api
         if not config.clusterwide and not await api.serves(TRAINJOB_RESOURCE):
             # Watching chosen namespaces, kopf looks for the CRD only now (see `settings`).
             raise kopf.TemporaryError(
