@@ -381,6 +381,11 @@ def _suspended(trainjob: Body) -> Transition:
 ACTIVE_JOB_STATES = frozenset({JobState.SUSPENDED, JobState.STARTING, JobState.RUNNING})
 
 
+def _generation(trainjob: Body) -> int:
+    """The TrainJob's `metadata.generation` (0 where the apiserver has set none)."""
+    return int(trainjob["metadata"].get("generation") or 0)
+
+
 def _suspend_patch(trainjob: Body, seen: Observation) -> dict[str, Any] | None:
     """Apply a change of runPolicy.suspend to the Job, once.
 
@@ -397,7 +402,7 @@ def _suspend_patch(trainjob: Body, seen: Observation) -> dict[str, Any] | None:
 def _render(trainjob: Body, decision: _Decision, seen: Observation, now: datetime.datetime) -> Plan:
     """Turn a decision into the status patch, Events and actions."""
     status = trainjob.get("status") or {}
-    generation = int(trainjob["metadata"].get("generation") or 0)
+    generation = _generation(trainjob)
     transition = decision.transition
     early = status.get("earlyStopping") or {}
     early_stop = (
@@ -455,7 +460,7 @@ def _finished(trainjob: Body, pods: Sequence[Body], now: datetime.datetime) -> P
     """
     run_policy = trainjob["spec"]["runPolicy"]
     status = trainjob.get("status") or {}
-    generation = int(trainjob["metadata"].get("generation") or 0)
+    generation = _generation(trainjob)
     policy = run_policy["cleanPodPolicy"]
     live = [pod for pod in pods if not pod.get("metadata", {}).get("deletionTimestamp")]
     if policy == CleanPodPolicy.RUNNING:

@@ -56,8 +56,8 @@ async def _value(value: T) -> T:
 class Reconciler:
     """Reconciles TrainJobs through a `KubeApi`, posting Events and recording metrics.
 
-    With a `WatchCache`, the Job and pods come from the operator's watches where they can be
-    trusted; without one, every reconcile reads them fresh.
+    With a `WatchCache`, the TrainJob, its Job and its pods come from the operator's watches where
+    they can be trusted; without one, every reconcile reads them fresh.
     """
 
     def __init__(

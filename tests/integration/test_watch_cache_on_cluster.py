@@ -128,11 +128,19 @@ def status_of(cp: ControlPlane, namespace: str, name: str) -> dict[str, Any]:
 
 
 @pytest.fixture
-def setup(control_plane: ControlPlane, namespace: str) -> tuple[CountingApi, Indexes, Reconciler]:
+def events() -> list[Event]:
+    """The Events the reconciler posts."""
+    return []
+
+
+@pytest.fixture
+def setup(
+    control_plane: ControlPlane, namespace: str, events: list[Event]
+) -> tuple[CountingApi, Indexes, Reconciler]:
     install_crd(control_plane)
     api, indexes = api_for(control_plane), Indexes(control_plane, namespace)
     cache = WatchCache(indexes.jobs, indexes.pods, indexes.trainjobs)
-    reconciler = Reconciler(api, lambda *_: None, Metrics(), cache)
+    reconciler = Reconciler(api, lambda _, event: events.append(event), Metrics(), cache)
     return api, indexes, reconciler
 
 
@@ -210,12 +218,12 @@ async def test_after_its_delete_a_reconcile_reads_fresh_until_the_watch_shows_it
 
 @pytest.mark.asyncio
 async def test_after_its_status_write_a_reconcile_reads_the_trainjob_fresh_until_the_watch_shows_it(
-    control_plane: ControlPlane, namespace: str, setup: tuple[CountingApi, Indexes, Reconciler]
+    control_plane: ControlPlane,
+    namespace: str,
+    setup: tuple[CountingApi, Indexes, Reconciler],
+    events: list[Event],
 ) -> None:
-    api, indexes, _ = setup
-    events: list[Event] = []
-    cache = WatchCache(indexes.jobs, indexes.pods, indexes.trainjobs)
-    reconciler = Reconciler(api, lambda _, event: events.append(event), Metrics(), cache)
+    api, indexes, reconciler = setup
     create_trainjob(control_plane, namespace, "own")
     indexes.catch_up("trainjobs")  # the event of its creation
     await reconciler.reconcile(namespace, "own")
