@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import subprocess
 import time
 from collections.abc import Callable
@@ -11,7 +12,7 @@ from typing import Any, TypeVar
 
 import yaml
 
-from tests.cluster import ControlPlane
+from tests.cluster import ApiError, ControlPlane
 from trainjob_operator.api.names import COMPLETION_INDEX, LABEL_ATTEMPT, LABEL_NAME
 
 REPO = Path(__file__).parents[2]
@@ -111,6 +112,20 @@ def wait_for_status(
         assert operator is None or operator.poll() is None, "the operator exited"
         time.sleep(0.2)
     raise AssertionError(f"TrainJob {namespace}/{name} did not reach the expected status: {status}")
+
+
+def assert_succeeded(cp: ControlPlane, namespace: str, status: dict[str, Any]) -> None:
+    """Assert the TrainJob succeeded, or fail with its failure and the failed worker's last log lines."""
+    if status.get("phase") == "Succeeded":
+        return
+    failure = status.get("failure") or {}
+    log = ""
+    if failure.get("pod"):
+        try:
+            log = cp.admin.text(f"/api/v1/namespaces/{namespace}/pods/{failure['pod']}/log?tailLines=60")
+        except ApiError as error:
+            log = f"(its log cannot be read: {error})"
+    raise AssertionError(f"{failure.get('message') or json.dumps(status, indent=1)}\n{log}")
 
 
 def condition_statuses(status: dict[str, Any]) -> dict[str, str]:

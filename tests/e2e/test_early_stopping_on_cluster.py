@@ -10,6 +10,7 @@ import pytest
 
 from tests.cluster import ControlPlane, TestNode
 from tests.e2e.support import (
+    assert_succeeded,
     cluster_example,
     condition_statuses,
     kubectl_apply,
@@ -37,7 +38,7 @@ def test_early_stopping_stops_every_worker_at_the_same_epoch(
 
     status = wait_for_status(control_plane, namespace, name, operator=operator)
 
-    assert status["phase"] == "Succeeded", status.get("failure") or status
+    assert_succeeded(control_plane, namespace, status)
     assert status["workers"] == {"active": 0, "succeeded": 2, "failed": 0, "total": 2}
     early = status["earlyStopping"]
     assert early["triggered"] is True

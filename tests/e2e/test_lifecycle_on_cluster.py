@@ -15,6 +15,7 @@ from tests.cluster import ApiError, ControlPlane, TestNode
 from tests.e2e.operator_process import start_operator, stop_operator
 from tests.e2e.support import (
     TRAINJOBS,
+    assert_succeeded,
     cluster_example,
     condition_statuses,
     kubectl_apply,
@@ -103,7 +104,7 @@ def test_a_suspended_trainjob_runs_no_pods_until_resumed(
     )  # fmt: skip
 
     status = wait_for_status(cp, namespace, "digits", operator=operator)
-    assert status["phase"] == "Succeeded", status.get("failure") or status
+    assert_succeeded(cp, namespace, status)
     assert status["progress"]["epoch"] == 2
     assert status["observedGeneration"] == 2, "the spec change was handled"
     conditions = condition_statuses(status)
@@ -153,7 +154,7 @@ def test_a_finished_trainjob_is_deleted_after_its_ttl_with_its_children(
     kubectl_apply(cp, manifest, tmp_path)
 
     status = wait_for_status(cp, namespace, "digits", operator=operator)
-    assert status["phase"] == "Succeeded", status.get("failure") or status
+    assert_succeeded(cp, namespace, status)
     assert children(cp, namespace, "digits")
 
     path = f"{TRAINJOBS.format(namespace=namespace)}/digits"

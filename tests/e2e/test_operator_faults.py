@@ -23,6 +23,7 @@ from tests.e2e.convergence import (
 )
 from tests.e2e.operator_process import crash_operator, install_peering, peers, start_operator, stop_operator
 from tests.e2e.support import (
+    assert_succeeded,
     get_trainjob,
     kubectl_apply,
     kubectl_apply_all,
@@ -226,6 +227,6 @@ def test_a_reconcile_the_apiserver_refuses_is_retried_and_its_record_purged(
         assert '"retries":1' in (retry_record() or "")
     status = wait_for_status(cp, namespace, "retried", operator=operator)
 
-    assert status["phase"] == "Succeeded", status.get("failure") or status
+    assert_succeeded(cp, namespace, status)
     assert retry_record() is None, "purged once the reconcile succeeded"
     assert_all_succeeded_once(cp, namespace, 1)

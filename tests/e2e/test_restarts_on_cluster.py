@@ -11,6 +11,7 @@ import pytest
 
 from tests.cluster import ControlPlane, TestNode
 from tests.e2e.support import (
+    assert_succeeded,
     cluster_example,
     condition_statuses,
     kubectl_apply,
@@ -83,7 +84,7 @@ def test_a_killed_worker_restarts_the_group_from_its_checkpoint(
 
     status = wait_for_status(cp, namespace, "digits", operator=operator, every=record_epoch)
 
-    assert status["phase"] == "Succeeded", status.get("failure") or status
+    assert_succeeded(cp, namespace, status)
     assert status["restarts"] == 1, status["failure"]
     assert status["progress"]["epoch"] == MAX_EPOCHS
     assert condition_statuses(status)["Restarting"] == "False"

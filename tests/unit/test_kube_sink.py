@@ -1,11 +1,17 @@
-"""KubeStatusSink over real HTTPS against a scripted server: error classes and kept-alive connections."""
+"""The in-pod API access over real HTTPS against a scripted server.
+
+KubeStatusSink: error classes and kept-alive connections. StopRequestWatcher: closing it ends
+an open watch at once.
+"""
 
 from __future__ import annotations
 
 import http.server
 import json
+import logging
 import ssl
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +20,7 @@ import pytest
 from tests.cluster.pki import CertificateAuthority
 from trainjob.contract import JobIdentity
 from trainjob.status.kube import ClusterAccess, KubeStatusSink
+from trainjob.status.stop_watch import StopRequestWatcher
 from trainjob.status.writer import PermanentWriteError
 
 
@@ -25,6 +32,9 @@ class ScriptedApiserver(http.server.ThreadingHTTPServer):
         self.script = script
         self.requests: list[tuple[str, str, dict]] = []
         self.connections = 0
+        self.access: ClusterAccess | None = None
+        self.watching = threading.Event()
+        self.stopping = threading.Event()
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -46,6 +56,22 @@ class Handler(http.server.BaseHTTPRequestHandler):
             {"status": body["status"]} if status == 200 else {"message": f"scripted {status}"}
         ).encode()
         self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def do_GET(self) -> None:
+        """The job (never asked to stop), or a watch that sends nothing until the server stops."""
+        if "watch=true" in self.path:
+            self.send_response(200)
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            self.server.watching.set()
+            self.server.stopping.wait(timeout=60)
+            return
+        payload = json.dumps({"metadata": {"name": "job", "resourceVersion": "7"}}).encode()
+        self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
@@ -75,11 +101,12 @@ def serve(tls: tuple[CertificateAuthority, tuple[Path, Path]], tmp_path: Path) -
         servers.append(server)
         token = tmp_path / "token"
         token.write_text("first-token\n")
-        access = ClusterAccess(f"https://127.0.0.1:{server.server_address[1]}", ca.cert, token)
-        return server, KubeStatusSink(access, JobIdentity("job", "ns"))
+        server.access = ClusterAccess(f"https://127.0.0.1:{server.server_address[1]}", ca.cert, token)
+        return server, KubeStatusSink(server.access, JobIdentity("job", "ns"))
 
     yield start
     for server in servers:
+        server.stopping.set()
         server.shutdown()
         server.server_close()
 
@@ -118,3 +145,18 @@ def test_a_connection_the_server_dropped_is_replaced_once_without_an_error(serve
     sink.write({"progress": {"epoch": 2}})
     assert server.connections == 2
     assert [body["status"]["progress"]["epoch"] for _, _, body in server.requests] == [1, 2, 2]
+
+
+def test_closing_the_stop_watcher_ends_its_open_watch_at_once(
+    serve, caplog: pytest.LogCaptureFixture
+) -> None:
+    server, _ = serve([])
+    requested = threading.Event()
+    watcher = StopRequestWatcher(server.access, JobIdentity("job", "ns"), requested.set).start()
+    assert server.watching.wait(timeout=10), "the watcher did not open its watch"
+    started = time.monotonic()
+    watcher.close()
+    # The thread is gone before close returns, long before the server would end the watch.
+    assert not watcher._thread.is_alive() and time.monotonic() - started < 2
+    assert not requested.is_set()
+    assert not [record for record in caplog.records if record.levelno >= logging.WARNING]

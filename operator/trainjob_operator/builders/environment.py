@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from trainjob.contract import LOCAL_RANK, NODE_RANK_VARIABLES, RANK, node_environment
+from trainjob.contract import LOCAL_RANK, NODE_RANK_VARIABLES, RANK, WORKER_ENV_DEFAULTS, node_environment
 from trainjob_operator.api.enums import Backend
 from trainjob_operator.api.names import COMPLETION_INDEX, master_address
 from trainjob_operator.builders.meta import Body, identity
@@ -36,15 +36,22 @@ def _from_completion_index(name: str) -> dict[str, Any]:
 
 
 def worker_env(trainjob: Body) -> list[dict[str, Any]]:
-    """The worker container's `env`: the contract first, then the user's variables (which may use it)."""
+    """The worker container's `env`: defaults the user did not set, the contract, then the user's variables.
+
+    The user's variables come last, so that they may refer to the contract's.
+    """
     spec = trainjob["spec"]
+    user = [dict(variable) for variable in spec.get("env", ())]
+    named = {variable["name"] for variable in user}
     job = identity(trainjob)
     resolved = {**spec, "backend": resolve_backend(spec)}
     contract = node_environment(job, resolved, master_address(job.name, job.namespace), spec["masterPort"])
-    env: list[dict[str, Any]] = [{"name": name, "value": value} for name, value in contract.items()]
+    defaults = {name: value for name, value in WORKER_ENV_DEFAULTS.items() if name not in named}
+    literals = {**defaults, **contract}
+    env: list[dict[str, Any]] = [{"name": name, "value": value} for name, value in literals.items()]
     single_process = spec["numProcPerNode"] == 1
     ranks = [*NODE_RANK_VARIABLES, *([RANK] if single_process else [])]
     env += [_from_completion_index(name) for name in ranks]
     if single_process:
         env.append({"name": LOCAL_RANK, "value": "0"})
-    return env + [dict(variable) for variable in spec.get("env", ())]
+    return env + user

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from trainjob.contract import RESERVED_VARIABLES, WorkerEnvironment
+from trainjob.contract import RESERVED_VARIABLES, WORKER_ENV_DEFAULTS, WorkerEnvironment
 from trainjob_operator.api.names import MAX_NAME_LENGTH, MAX_NODES, master_address, pod_hostname, service_name
 from trainjob_operator.builders.children import children
 from trainjob_operator.builders.environment import resolve_backend
@@ -90,7 +90,15 @@ def test_user_env_comes_after_the_contract(trainjob_factory):
     trainjob = trainjob_factory(env=[{"name": "URL", "value": "tcp://$(MASTER_ADDR)"}])
     names = [variable["name"] for variable in container(trainjob)["env"]]
     assert names[-1] == "URL"
-    assert set(names[:-1]) <= set(RESERVED_VARIABLES)
+    assert set(names[:-1]) <= set(RESERVED_VARIABLES) | set(WORKER_ENV_DEFAULTS)
+
+
+def test_workers_get_python_defaults_the_user_may_override(trainjob_factory):
+    env = env_of(trainjob_factory())
+    assert (env["PYTHONUNBUFFERED"], env["PYTHONFAULTHANDLER"]) == ("1", "1")
+    overridden = trainjob_factory(env=[{"name": "PYTHONFAULTHANDLER", "value": ""}])
+    names = [variable["name"] for variable in container(overridden)["env"]]
+    assert names.count("PYTHONFAULTHANDLER") == 1 and env_of(overridden)["PYTHONFAULTHANDLER"] == ""
 
 
 @pytest.mark.parametrize(

@@ -17,6 +17,7 @@ from typing import Any
 
 from trainjob.contract import (
     TRAINJOB_STATUS_FILE,
+    WORKER_ENV_DEFAULTS,
     is_reserved,
     node_environment,
     process_environment,
@@ -164,7 +165,7 @@ class LocalRun:
         environ = {key: value for key, value in self.options.environ.items() if not is_reserved(key)}
         python_bin = str(Path(sys.executable).parent)
         environ["PATH"] = os.pathsep.join([python_bin, environ.get("PATH", "")])
-        environ["PYTHONUNBUFFERED"] = "1"
+        environ.update(WORKER_ENV_DEFAULTS)
         environ.setdefault(
             "OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // (self.nnodes * self.nproc)))
         )

@@ -7,9 +7,11 @@ nothing beyond the standard library, so any worker image that has trainjob can r
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
+import socket
 import ssl
 import urllib.parse
 from collections.abc import Mapping
@@ -119,6 +121,17 @@ class ApiConnection:
         if response.status >= 400:
             raise ApiError(response.status, _error_message(response.read(), response.reason))
         return response
+
+    def interrupt(self) -> None:
+        """End a read that another thread is blocked in on this connection (a watch), at once.
+
+        Shuts the socket down beneath TLS: the blocked read sees the stream end, and the
+        connection is unusable after (the owner closes it). Safe to call from any thread.
+        """
+        sock = getattr(self._connection, "sock", None)
+        if sock is not None:
+            with contextlib.suppress(OSError):  # already closed or never connected
+                socket.socket.shutdown(sock, socket.SHUT_RDWR)
 
     def close(self) -> None:
         """Close the connection; the next request opens a new one."""

@@ -21,6 +21,8 @@ log = logging.getLogger(__name__)
 
 #: How long the apiserver keeps one watch open before the watcher opens the next.
 WATCH_SECONDS = 240
+#: How long `close` waits for the watch thread to end.
+CLOSE_TIMEOUT_S = 5.0
 
 
 class _Restart(Exception):
@@ -50,6 +52,7 @@ class StopRequestWatcher:
         self.base_backoff_s = base_backoff_s
         self.max_backoff_s = max_backoff_s
         self._closed = threading.Event()
+        self._connection: ApiConnection | None = None
         self._thread = threading.Thread(target=self._run, name="trainjob-stop-watch", daemon=True)
 
     def start(self) -> StopRequestWatcher:
@@ -57,9 +60,18 @@ class StopRequestWatcher:
         self._thread.start()
         return self
 
-    def close(self) -> None:
-        """Stop watching (the thread ends at its next wake-up; it never holds the process)."""
+    def close(self, timeout_s: float = CLOSE_TIMEOUT_S) -> None:
+        """Stop watching: end the open watch and wait (at most `timeout_s`) for the thread to end.
+
+        A thread left blocked in a TLS read would wake up on the next event, even while the
+        process tears down the interpreter and the TLS library around it.
+        """
         self._closed.set()
+        connection = self._connection
+        if connection is not None:
+            connection.interrupt()
+        if self._thread.ident is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout_s)
 
     def _run(self) -> None:
         failures = 0
@@ -71,15 +83,14 @@ class StopRequestWatcher:
                 failures = 0
             except _Restart:
                 failures = 0
-            except ApiError as error:
-                message = f"watch of {self.job.namespace}/{self.job.name}: {error}"
-                if error.permanent:
-                    log.error("stop requests will not be seen: %s", message)
+            except Exception as error:
+                if self._closed.is_set():  # `close` ended the watch: not a fault
                     return
-                failures += 1
-                self._back_off(failures, message)
-            except Exception as error:  # any transient fault: unreachable, cut stream, bad frame
-                failures += 1
+                if isinstance(error, ApiError) and error.permanent:
+                    job = f"{self.job.namespace}/{self.job.name}"
+                    log.error("stop requests will not be seen: watch of %s: %s", job, error)
+                    return
+                failures += 1  # any transient fault: unreachable, 5xx, cut stream, bad frame
                 self._back_off(failures, f"{type(error).__name__}: {error}")
 
     def _back_off(self, failures: int, reason: str) -> None:
@@ -92,15 +103,19 @@ class StopRequestWatcher:
     def _watch_until_requested(self) -> bool:
         """Read the job, then watch it until a stop request (True) or the watch ends (False)."""
         connection = self.access.connect(timeout_s=WATCH_SECONDS + 30)
+        self._connection = connection
         try:
             return self._read_then_watch(connection)
         finally:
+            self._connection = None
             connection.close()
 
     def _read_then_watch(self, connection: ApiConnection) -> bool:
         trainjob = json.loads(connection.request("GET", trainjob_path(self.job)))
         if stop_requested(trainjob):
             return True
+        if self._closed.is_set():  # closed while reading: `close` may have found no socket to end
+            return False
         version = trainjob["metadata"]["resourceVersion"]
         query = urllib.parse.urlencode(
             {
