@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.cluster.pki import CertificateAuthority
-from trainjob.contract import JobIdentity
+from trainjob.contract import STOP_ANNOTATION, JobIdentity
 from trainjob.status.kube import ClusterAccess, KubeStatusSink
 from trainjob.status.stop_watch import StopRequestWatcher
 from trainjob.status.writer import PermanentWriteError
@@ -33,6 +33,9 @@ class ScriptedApiserver(http.server.ThreadingHTTPServer):
         self.requests: list[tuple[str, str, dict]] = []
         self.connections = 0
         self.access: ClusterAccess | None = None
+        #: The statuses of the next reads of the job (then 200), and the job's annotations.
+        self.read_script: list[int] = []
+        self.annotations: dict[str, str] = {}
         self.watching = threading.Event()
         self.stopping = threading.Event()
 
@@ -70,8 +73,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.server.watching.set()
             self.server.stopping.wait(timeout=60)
             return
-        payload = json.dumps({"metadata": {"name": "job", "resourceVersion": "7"}}).encode()
-        self.send_response(200)
+        status = self.server.read_script.pop(0) if self.server.read_script else 200
+        job = {"metadata": {"name": "job", "resourceVersion": "7", "annotations": self.server.annotations}}
+        payload = json.dumps(job if status == 200 else {"message": f"scripted {status}"}).encode()
+        self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
@@ -160,3 +165,20 @@ def test_closing_the_stop_watcher_ends_its_open_watch_at_once(
     assert not watcher._thread.is_alive() and time.monotonic() - started < 2
     assert not requested.is_set()
     assert not [record for record in caplog.records if record.levelno >= logging.WARNING]
+
+
+def test_the_stop_watcher_retries_answers_that_look_permanent(serve, caplog: pytest.LogCaptureFixture):
+    # A restarting apiserver answers 401, 403 or 404 until its caches have synced.
+    server, _ = serve([])
+    server.read_script = [404, 403]
+    server.annotations = {STOP_ANNOTATION: "true"}
+    requested = threading.Event()
+    watcher = StopRequestWatcher(
+        server.access, JobIdentity("job", "ns"), requested.set, base_backoff_s=0.01, max_backoff_s=0.05
+    ).start()
+    try:
+        assert requested.wait(timeout=10), "the stop request was not seen after the apiserver recovered"
+    finally:
+        watcher.close()
+    errors = [record.getMessage() for record in caplog.records if record.levelno == logging.ERROR]
+    assert len(errors) == 1 and "HTTP 404 scripted 404" in errors[0]

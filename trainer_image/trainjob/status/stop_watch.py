@@ -32,9 +32,10 @@ class _Restart(Exception):
 class StopRequestWatcher:
     """Calls `on_request` once, from its own daemon thread, when the job is asked to stop.
 
-    Transient faults (apiserver unreachable, a stream cut mid-event, 5xx, 429) are retried with
-    capped exponential backoff and jitter; a permanent one (forbidden, not found) is logged
-    once and ends the watch.
+    Faults are retried with capped exponential backoff and jitter, whatever they are. An answer
+    that looks permanent (unauthorised, forbidden, not found) is logged as an error and retried
+    at the longest interval: an apiserver that has just restarted gives such answers until its
+    caches have synced, and a watch given up then would never see the request.
     """
 
     def __init__(
@@ -86,18 +87,22 @@ class StopRequestWatcher:
             except Exception as error:
                 if self._closed.is_set():  # `close` ended the watch: not a fault
                     return
-                if isinstance(error, ApiError) and error.permanent:
-                    job = f"{self.job.namespace}/{self.job.name}"
-                    log.error("stop requests will not be seen: watch of %s: %s", job, error)
-                    return
-                failures += 1  # any transient fault: unreachable, 5xx, cut stream, bad frame
-                self._back_off(failures, f"{type(error).__name__}: {error}")
+                failures += 1
+                self._back_off(failures, error)
 
-    def _back_off(self, failures: int, reason: str) -> None:
-        delay = min(self.max_backoff_s, self.base_backoff_s * 2 ** (failures - 1))
-        delay *= 0.5 + random.random() / 2
-        level = logging.WARNING if failures == 1 else logging.DEBUG
-        log.log(level, "stop-request watch failed (%s); retrying in %.1fs", reason, delay)
+    def _back_off(self, failures: int, error: Exception) -> None:
+        """Wait before the next try: longer after each failure, the longest after a permanent-looking one."""
+        permanent = isinstance(error, ApiError) and error.permanent
+        delay = self.max_backoff_s if permanent else self.base_backoff_s * 2 ** (failures - 1)
+        delay = min(self.max_backoff_s, delay) * (0.5 + random.random() / 2)
+        job = f"{self.job.namespace}/{self.job.name}"
+        what = f"stop-request watch of {job} failed ({type(error).__name__}: {error})"
+        if failures > 1:
+            log.debug("%s; retrying in %.1fs", what, delay)
+        elif permanent:
+            log.error("%s; stop requests are not seen while this lasts; retrying in %.1fs", what, delay)
+        else:
+            log.warning("%s; retrying in %.1fs", what, delay)
         self._closed.wait(delay)
 
     def _watch_until_requested(self) -> bool:
