@@ -10,10 +10,12 @@ resync catches what it does not (a worker that cannot pull its image).
 Three indexes hold the TrainJobs and each one's Job and pods from the watches (see `watch_cache`);
 the reconciler reads them instead of the apiserver where they are fresh enough.
 
-kopf keeps a finalizer (`trainjob.dev/finalizer`) on TrainJobs that have a resync timer, to stop
-the timer cleanly on deletion: from the first reconcile on; it is removed when the TrainJob
-finishes (without a TTL) or is deleted while the operator runs. kopf's record of the last handled
-spec is the status's `observedGeneration` (see `handled`).
+The resync is the operator's own loop over the TrainJob index when it runs standalone (see
+`resync`): TrainJobs then carry no finalizer. With peering it is a kopf timer, and kopf keeps a
+finalizer (`trainjob.dev/finalizer`) on TrainJobs that have one, to stop the timer cleanly on
+deletion: from the first reconcile on; it is removed when the TrainJob finishes (without a TTL)
+or is deleted while the operator runs. kopf's record of the last handled spec is the status's
+`observedGeneration` (see `handled`).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from trainjob_operator.kube import KubeApi, client_configuration
 from trainjob_operator.metrics import Metrics, serve_metrics
 from trainjob_operator.planner import Event
 from trainjob_operator.reconciler import Reconciler
+from trainjob_operator.resync import ResyncLoop
 from trainjob_operator.watch_cache import WatchCache, job_entry, pod_entry, trainjob_entry
 
 #: Kubernetes keeps an Event's message to 1 kB.
@@ -54,8 +57,9 @@ def post_event(trainjob: Mapping[str, Any], event: Event) -> None:
 def needs_resync(spec: Mapping[str, Any], status: Mapping[str, Any], **_: Any) -> bool:
     """Whether a TrainJob needs the periodic resync: reconciled once, and unfinished or with a TTL.
 
-    Not before its first reconcile (kopf's create handler, retried until it succeeds): the timer
-    brings kopf's finalizer, one more PATCH that would otherwise come before the children.
+    Not before its first reconcile (kopf's create handler, retried until it succeeds), which has
+    just reconciled it; with peering, kopf's timer also brings kopf's finalizer, one more PATCH
+    that would otherwise come before the children.
     """
     if "observedGeneration" not in status:
         return False
@@ -81,6 +85,7 @@ def phase_changed(
 
 def register(registry: kopf.OperatorRegistry, config: OperatorConfig) -> None:
     """Register every handler of the operator on `registry`."""
+    standalone = config.peering is None  # else the resync is kopf's timer, see `resync`
 
     @kopf.on.login(id="login", registry=registry)
     def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
@@ -117,12 +122,18 @@ def register(registry: kopf.OperatorRegistry, config: OperatorConfig) -> None:
         memo.metrics = Metrics()
         cache = WatchCache(trainjob_jobs, trainjob_pods, trainjob_trainjobs)
         memo.reconciler = Reconciler(api, post_event, memo.metrics, cache)
+        memo.resync = None
+        if standalone:
+            reconcile, interval = memo.reconciler.reconcile, config.resync_seconds
+            memo.resync = ResyncLoop(cache.trainjob_items, needs_resync, reconcile, interval)
         memo.metrics_runner = None
         if config.metrics_port:
             memo.metrics_runner = await serve_metrics(memo.metrics, config.metrics_host, config.metrics_port)
 
     @kopf.on.cleanup(id="stop", registry=registry)
     async def stop(memo: kopf.Memo, **_: Any) -> None:
+        if memo.get("resync") is not None:
+            await memo.resync.stop()
         if memo.get("metrics_runner") is not None:
             await memo.metrics_runner.cleanup()
 
@@ -130,19 +141,23 @@ def register(registry: kopf.OperatorRegistry, config: OperatorConfig) -> None:
     @kopf.on.create(**TRAINJOBS, id="reconcile", registry=registry)
     @kopf.on.update(**TRAINJOBS, field="spec", id="reconcile", registry=registry)
     async def trainjob_changed(namespace: str, name: str, memo: kopf.Memo, **_: Any) -> None:
+        if memo.resync is not None:
+            memo.resync.start()  # from a handler: its resyncs may post Events (see `ResyncLoop.start`)
         await memo.reconciler.reconcile(namespace, name)
 
-    # The first resync waits one interval: the creation or resumption has just reconciled.
-    @kopf.timer(
-        **TRAINJOBS,
-        id="resync",
-        interval=config.resync_seconds,
-        initial_delay=config.resync_seconds,
-        when=needs_resync,
-        registry=registry,
-    )
-    async def resync(namespace: str, name: str, memo: kopf.Memo, **_: Any) -> None:
-        await memo.reconciler.reconcile(namespace, name)
+    if not standalone:
+        # With peering, only kopf knows whether this replica acts: kopf's timer (and finalizer).
+        # The first resync waits one interval: the creation or resumption has just reconciled.
+        @kopf.timer(
+            **TRAINJOBS,
+            id="resync",
+            interval=config.resync_seconds,
+            initial_delay=config.resync_seconds,
+            when=needs_resync,
+            registry=registry,
+        )
+        async def resync(namespace: str, name: str, memo: kopf.Memo, **_: Any) -> None:
+            await memo.reconciler.reconcile(namespace, name)
 
     @kopf.on.event("batch", "v1", "jobs", **CHILDREN, id="job", registry=registry)
     async def job_changed(

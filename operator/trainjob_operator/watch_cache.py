@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import copy
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -223,6 +223,13 @@ class WatchCache:
         if floor is not None and not _not_older(entries[0], *floor):
             return None
         return copy.deepcopy(entries[0])
+
+    def trainjob_items(self) -> Iterator[tuple[Key, Body]]:
+        """Every TrainJob the watch holds, under its key (not copied: read, do not change)."""
+        for key, entries in list(self.trainjobs.items()):
+            values = list(entries)
+            if len(values) == 1:
+                yield key, values[0]
 
     def saw_trainjob(self, key: Key, trainjob: Body | None) -> None:
         """Record the TrainJob as a status write returned it or a fresh read found it (None: gone)."""

@@ -11,7 +11,8 @@ from tests.cluster import ControlPlane
 from tests.e2e.support import REPO, wait_established
 
 #: Flags of every operator a test starts: no endpoints (ports would clash), a fast resync.
-TEST_FLAGS = ("--liveness", "", "--metrics-port", "0", "--resync-seconds", "5")
+RESYNC_SECONDS = 5
+TEST_FLAGS = ("--liveness", "", "--metrics-port", "0", "--resync-seconds", str(RESYNC_SECONDS))
 PEERING_CRDS = REPO / "charts" / "trainjob-operator" / "crds" / "kopf.dev_peerings.yaml"
 
 

@@ -83,8 +83,10 @@ def test_operator_arguments_register_the_handlers():
     assert arguments["namespaces"] == ["ml"] and arguments["clusterwide"] is False
     registry = arguments["registry"]
     assert registry._changing.get_all_handlers()
-    assert registry._spawning.get_all_handlers(), "the resync timer"
+    assert not registry._spawning.get_all_handlers(), "standalone: the resync is the operator's own loop"
     assert len(registry._watching.get_all_handlers()) == 2, "Job events and TrainJob phases"
+    peered = operator_arguments(OperatorConfig(namespaces=("ml",), peering="trainjob"))["registry"]
+    assert [handler.id for handler in peered._spawning.get_all_handlers()] == ["resync"], "kopf's timer"
 
 
 @pytest.mark.parametrize(
