@@ -14,7 +14,8 @@ own namespace:
 
 With `--rounds N` both phases run N times, alternating, in fresh namespaces of the same control
 plane (each phase's namespace is deleted after it, the operator's, but for the last round's, while
-the operator still runs to release its finalizers); the ratios are taken per round and their
+the operator still runs, as it must with peering, where kopf's finalizers are on the TrainJobs);
+the ratios are taken per round and their
 median is printed last. The idle window is measured in the first round only.
 
 A job's children exist when its ServiceAccount, Role, RoleBinding, Service, Job and both
