@@ -12,7 +12,7 @@ the reconciler reads them instead of the apiserver where they are fresh enough.
 
 The resync is the operator's own loop over the TrainJob index when it runs standalone (see
 `resync`): TrainJobs then carry no finalizer. With peering it is a kopf timer, and kopf keeps a
-finalizer (`trainjob.dev/finalizer`) on TrainJobs that have one, to stop the timer cleanly on
+finalizer (`trainjob.dev/finalizer`) on the TrainJobs the timer runs for, to stop it cleanly on
 deletion: from the first reconcile on; it is removed when the TrainJob finishes (without a TTL)
 or is deleted while the operator runs. kopf's record of the last handled spec is the status's
 `observedGeneration` (see `handled`).

@@ -86,7 +86,7 @@ def is_reserved(name: str) -> bool:
 
 #: Variables every worker process gets unless the TrainJob's `spec.env` sets them: output reaches
 #: the log at once, and a worker that crashes (segfault, abort) prints every thread's Python
-#: stack there, which the job's failure message quotes.
+#: stack there.
 WORKER_ENV_DEFAULTS = {"PYTHONUNBUFFERED": "1", "PYTHONFAULTHANDLER": "1"}
 
 #: The parts of a TrainJob spec that configure the trainer inside the worker.
