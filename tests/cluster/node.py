@@ -136,6 +136,17 @@ class TestNode:
             container = json.loads((pod_dir / "pod.json").read_text())["spec"]["containers"][0]["name"]
         return self.container_log(namespace, name, container, previous).path.read_text(errors="replace")
 
+    def log_tails(self, namespace: str, lines: int = 40) -> str:
+        """The last `lines` of every container run of every pod the namespace had on this node,
+        deleted pods included, oldest pod first: what a failed test prints to show why."""
+        parts = []
+        pods = sorted(self.dir.glob(f"pods/{namespace}_*"), key=lambda p: p.stat().st_mtime)
+        for pod_dir in pods:
+            for run in sorted(pod_dir.glob("*/*.log")):
+                tail = run.read_text(errors="replace").splitlines()[-lines:]
+                parts.append(f"--- {pod_dir.name} {run.parent.name} run {run.stem}\n" + "\n".join(tail))
+        return "\n".join(parts)
+
     def container_log(
         self, namespace: str, name: str, container: str, previous: bool = False
     ) -> ContainerLog:

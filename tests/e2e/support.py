@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 import yaml
 
-from tests.cluster import ApiError, ControlPlane
+from tests.cluster import ApiError, ControlPlane, TestNode
 from trainjob_operator.api.names import COMPLETION_INDEX, LABEL_ATTEMPT, LABEL_NAME
 
 REPO = Path(__file__).parents[2]
@@ -114,18 +114,24 @@ def wait_for_status(
     raise AssertionError(f"TrainJob {namespace}/{name} did not reach the expected status: {status}")
 
 
-def assert_succeeded(cp: ControlPlane, namespace: str, status: dict[str, Any]) -> None:
-    """Assert the TrainJob succeeded, or fail with its failure and the failed worker's last log lines."""
+def assert_succeeded(
+    cp: ControlPlane, namespace: str, status: dict[str, Any], node: TestNode | None = None
+) -> None:
+    """Assert the TrainJob succeeded, or fail with its failure and worker logs: the failed
+    worker's last lines from the pod log API, or, given the test node, every pod's (deleted pods
+    included, for failures that name no worker such as a hang)."""
     if status.get("phase") == "Succeeded":
         return
     failure = status.get("failure") or {}
     log = ""
-    if failure.get("pod"):
+    if node is not None:
+        log = node.log_tails(namespace)
+    elif failure.get("pod"):
         try:
             log = cp.admin.text(f"/api/v1/namespaces/{namespace}/pods/{failure['pod']}/log?tailLines=60")
         except ApiError as error:
             log = f"(its log cannot be read: {error})"
-    raise AssertionError(f"{failure.get('message') or json.dumps(status, indent=1)}\n{log}")
+    raise AssertionError(f"{failure.get('message') or ''}\n{json.dumps(status, indent=1)}\n{log}")
 
 
 def condition_statuses(status: dict[str, Any]) -> dict[str, str]:

@@ -30,6 +30,7 @@ from tests.chart import (
 )
 from tests.cluster import ApiError, ControlPlane, TestNode
 from tests.e2e.support import (
+    assert_succeeded,
     cluster_example,
     condition_statuses,
     kubectl_apply,
@@ -74,7 +75,7 @@ def test_the_operator_from_the_chart_trains_a_trainjob_to_succeeded(
         health.append((status.get("phase"), argocd_health(trainjob)[0]))
 
     status = wait_for_status(cp, namespace, "digits", every=record_health)
-    assert status["phase"] == "Succeeded", status
+    assert_succeeded(cp, namespace, status, test_node)
     assert condition_statuses(status)["Ready"] == "True"
     # The rank-0 reporter wrote its fields (the status policy let it) up to the last epoch.
     assert status["progress"]["epoch"] == status["progress"]["totalEpochs"] == 3

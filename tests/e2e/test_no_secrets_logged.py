@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from tests.cluster import ControlPlane, TestNode
-from tests.e2e.support import REPO, get_trainjob, kubectl_apply, wait_for_status
+from tests.e2e.support import REPO, assert_succeeded, get_trainjob, kubectl_apply, wait_for_status
 
 pytestmark = pytest.mark.e2e
 
@@ -89,7 +89,7 @@ def test_neither_secrets_nor_tokens_reach_any_log(
         operator=operator,
         every=lambda _: tokens.update(mounted_tokens(test_node, namespace)),
     )
-    assert status["phase"] == "Succeeded", status
+    assert_succeeded(control_plane, namespace, status, test_node)
     assert status["progress"]["epoch"] == 3, "rank 0 reported with its token"
     assert tokens, "the pods were given ServiceAccount tokens"
     container_specs = [

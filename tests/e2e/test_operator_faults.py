@@ -135,7 +135,7 @@ def test_operator_killed_mid_group_restart_completes_it_and_counts_it_once(
     operators(start_operator(cp, namespace, log))
     status = wait_for_status(cp, namespace, "restart", timeout=180)
 
-    assert status["phase"] == "Succeeded", status
+    assert_succeeded(cp, namespace, status, test_node)
     assert status["restarts"] == 1
     assert (status["failure"]["worker"], status["failure"]["exitCode"]) == (1, 137)
     job = cp.admin.get(jobs)["items"]

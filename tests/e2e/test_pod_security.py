@@ -8,7 +8,13 @@ from pathlib import Path
 import pytest
 
 from tests.cluster import ControlPlane, TestNode
-from tests.e2e.support import enforce_restricted, example_manifest, kubectl_apply, wait_for_status
+from tests.e2e.support import (
+    assert_succeeded,
+    enforce_restricted,
+    example_manifest,
+    kubectl_apply,
+    wait_for_status,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -27,7 +33,7 @@ def test_workers_are_admitted_in_a_namespace_that_enforces_restricted(
     kubectl_apply(control_plane, manifest, tmp_path)
 
     status = wait_for_status(control_plane, namespace, "digits", operator=operator, timeout=180)
-    assert status["phase"] == "Succeeded", status
+    assert_succeeded(control_plane, namespace, status, test_node)
 
     events = control_plane.admin.get(f"/api/v1/namespaces/{namespace}/events")["items"]
     assert [event["message"] for event in events if event["reason"] == "FailedCreate"] == []

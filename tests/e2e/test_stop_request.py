@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.cluster import ControlPlane, TestNode
-from tests.e2e.support import cluster_example, kubectl_apply, wait_for_status
+from tests.e2e.support import assert_succeeded, cluster_example, kubectl_apply, wait_for_status
 from trainjob.contract import STOP_ANNOTATION
 
 pytestmark = pytest.mark.e2e
@@ -35,7 +35,7 @@ def test_a_stop_request_stops_every_rank_at_the_same_step_with_a_checkpoint(
     control_plane.kubectl("annotate", "tj", "digits", f"{STOP_ANNOTATION}=true", "-n", namespace)
 
     status = wait_for_status(control_plane, namespace, "digits", operator=operator)
-    assert status["phase"] == "Succeeded", status
+    assert_succeeded(control_plane, namespace, status, test_node)
     assert status["stoppedOnRequest"] is True
     succeeded = next(c for c in status["conditions"] if c["type"] == "Succeeded")
     assert succeeded["status"] == "True" and succeeded["reason"] == "StoppedOnRequest"

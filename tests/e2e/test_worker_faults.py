@@ -13,6 +13,7 @@ from tests.cluster import ControlPlane, TestNode
 from tests.e2e.convergence import assert_children_exist_once, event_counts, trainjob_events
 from tests.e2e.support import (
     ProgressLog,
+    assert_succeeded,
     condition_statuses,
     kubectl_apply,
     wait_for_status,
@@ -25,8 +26,10 @@ pytestmark = pytest.mark.e2e
 #: The exit code of a container killed by SIGKILL (the OOM killer's signal), as a kubelet reports it.
 SIGKILL_EXIT_CODE = 137
 STATUS_EVERY_HALF_SECOND = {"name": "TRAINJOB_STATUS_INTERVAL_SECONDS", "value": "0.5"}
-#: Longer than a worker's start (torch's import, the rendezvous) on a busy machine, plus the status interval.
-PROGRESS_DEADLINE_S = 30
+#: Far longer than a worker's start (torch's import, the rendezvous: 3-4 s here) plus the status
+#: interval. With 30 s, a CI run once failed the second attempt as hung too (why it reported
+#: nothing for 30 s is not known; the failure now prints every worker's log).
+PROGRESS_DEADLINE_S = 60
 MAX_EPOCHS = 3
 HANG_STEP = 10  # in the second epoch: 256 samples, batches of 16 on each of 2 ranks
 
@@ -74,7 +77,7 @@ def test_a_hung_worker_restarts_the_group_with_progress_deadline_exceeded(
 
     status = wait_for_status(cp, namespace, "hang", operator=operator, every=progress, timeout=300)
 
-    assert status["phase"] == "Succeeded", status
+    assert_succeeded(cp, namespace, status, test_node)
     assert status["restarts"] == 1
     assert status["failure"]["reason"] == "ProgressDeadlineExceeded"
     (restart,) = warning_messages(cp, namespace, "ProgressDeadlineExceeded")
@@ -113,7 +116,7 @@ def test_an_oom_killed_worker_restarts_the_group_and_the_status_names_it(
 
     status = wait_for_status(cp, namespace, "oom", operator=operator, timeout=120)
 
-    assert status["phase"] == "Succeeded", status
+    assert_succeeded(cp, namespace, status, test_node)
     assert status["restarts"] == 1
     what = f"worker 1 (pod {victim}) exited with code {SIGKILL_EXIT_CODE} (OOMKilled)"
     assert status["failure"] == {
@@ -168,7 +171,7 @@ def test_a_lost_node_restarts_the_group_on_another_node_once_its_pods_are_gone(
 
         status = wait_for_status(cp, namespace, "lost", operator=operator, timeout=240)
 
-        assert status["phase"] == "Succeeded", status
+        assert_succeeded(cp, namespace, status)
         assert status["restarts"] == 1
         pods = worker_pods(cp, namespace, "lost")
         assert [pod["metadata"]["labels"]["trainjob.dev/attempt"] for pod in pods] == ["1", "1"]

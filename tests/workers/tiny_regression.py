@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -64,6 +65,19 @@ class Slow(Callback):
         time.sleep(self.seconds)
 
 
+class Announce(Callback):
+    """Say on stderr when this rank is in the process group, so a stuck start shows in the log."""
+
+    def on_fit_start(self, trainer) -> None:
+        group = f"rank {trainer.rank} of {trainer.world_size}"
+        say(f"{group}: in the process group, from step {trainer.state.global_step}")
+
+
+def say(line: str) -> None:
+    """One timestamped line on stderr."""
+    print(f"{time.strftime('%H:%M:%S')} {line}", file=sys.stderr, flush=True)
+
+
 class Signal(Callback):
     """Write a marker once a step is reached, so a test knows when to act."""
 
@@ -99,9 +113,10 @@ def main() -> None:
     args = parser.parse_args()
 
     args.out.mkdir(parents=True, exist_ok=True)
+    say(f"worker started (torch imported), RANK {os.environ.get('RANK', '0')}")
     seed_everything(0)
     model = nn.Sequential(nn.Linear(8, 16), nn.Tanh(), nn.Linear(16, 1))
-    callbacks: list[Callback] = []
+    callbacks: list[Callback] = [Announce()]
     if args.stop_rank is not None:
         callbacks.append(StopAt(args.stop_rank, args.stop_step))
     if args.crash_rank is not None:
