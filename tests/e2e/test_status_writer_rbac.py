@@ -16,7 +16,7 @@ from tests.e2e.support import REPO, TRAINJOBS, install_crd, wait_until
 from trainjob.contract import STOP_ANNOTATION, JobIdentity
 from trainjob.status.kube import ClusterAccess, KubeStatusSink
 from trainjob.status.stop_watch import StopRequestWatcher
-from trainjob.status.writer import PermanentWriteError
+from trainjob.status.writer import RefusedWriteError
 from trainjob_operator.builders.rbac import role, role_binding, service_account
 
 pytestmark = pytest.mark.e2e
@@ -65,7 +65,7 @@ def test_the_reporter_token_patches_its_own_status_and_nothing_else(
     stored = cp.admin.get(f"{TRAINJOBS.format(namespace=namespace)}/own")
     assert stored["status"]["progress"] == {"epoch": 2, "totalEpochs": 12, "percent": 16.7}
 
-    with pytest.raises(PermanentWriteError, match="HTTP 403"):
+    with pytest.raises(RefusedWriteError, match="HTTP 403"):
         KubeStatusSink(access, JobIdentity("other", namespace)).write({"progress": {"epoch": 1}})
 
     client = cp.token_client(token)

@@ -21,7 +21,7 @@ from tests.cluster.pki import CertificateAuthority
 from trainjob.contract import STOP_ANNOTATION, JobIdentity
 from trainjob.status.kube import ClusterAccess, KubeStatusSink
 from trainjob.status.stop_watch import StopRequestWatcher
-from trainjob.status.writer import PermanentWriteError
+from trainjob.status.writer import PermanentWriteError, RefusedWriteError
 
 
 class ScriptedApiserver(http.server.ThreadingHTTPServer):
@@ -137,11 +137,21 @@ def test_conflicts_throttling_and_server_errors_are_transient(serve, status: int
     sink.write({"progress": {"epoch": 1}})  # the retry goes through
 
 
-@pytest.mark.parametrize("status", [401, 403, 404, 422])
-def test_errors_that_retrying_cannot_fix_are_permanent(serve, status: int) -> None:
+@pytest.mark.parametrize("status", [400, 422])
+def test_a_fragment_the_apiserver_finds_invalid_is_a_permanent_error(serve, status: int) -> None:
     _, sink = serve([status])
     with pytest.raises(PermanentWriteError, match=f"HTTP {status} scripted {status}"):
         sink.write({"progress": {"epoch": 1}})
+
+
+@pytest.mark.parametrize("status", [401, 403, 404])
+def test_unauthorised_forbidden_and_not_found_are_refusals_that_may_pass_later(serve, status: int) -> None:
+    # A just restarted apiserver answers so until its caches sync.
+    _, sink = serve([status])
+    with pytest.raises(RefusedWriteError, match=f"HTTP {status} scripted {status}"):
+        sink.write({"progress": {"epoch": 1}})
+    sink.write({"progress": {"epoch": 1}})
+    assert sink.last_object == {"status": {"progress": {"epoch": 1}}}
 
 
 def test_a_connection_the_server_dropped_is_replaced_once_without_an_error(serve) -> None:

@@ -6,7 +6,7 @@ import pytest
 
 from trainjob.status.merge import merge
 from trainjob.status.sinks import FileSink, read_status_file
-from trainjob.status.writer import BackgroundWriter, PermanentWriteError, WriteSchedule
+from trainjob.status.writer import BackgroundWriter, PermanentWriteError, RefusedWriteError, WriteSchedule
 
 
 def test_merge_is_deep_and_latest_wins_without_touching_inputs():
@@ -113,8 +113,35 @@ def test_submit_never_waits_for_a_slow_sink():
     assert sink.written[-1] == {"n": 999} and len(sink.written) <= 3
 
 
+def test_a_refused_write_is_said_once_as_an_error_and_retried_until_it_lands(caplog):
+    # As after an apiserver restart: forbidden until its caches sync, then written.
+    sink = FlakySink(failures=4, error=RefusedWriteError("HTTP 403 forbidden: trainjobs/status"))
+    writer = BackgroundWriter(
+        sink, min_interval_s=0, schedule=WriteSchedule(0, base_backoff_s=0.01, jitter=lambda: 0)
+    )
+    with caplog.at_level(logging.DEBUG, logger="trainjob.status.writer"):
+        writer.submit({"progress": {"step": 24}, "checkpoint": {"epoch": 3}})
+        assert writer.close(timeout_s=5)
+    assert sink.failures == 0
+    assert sink.written == [{"progress": {"step": 24}, "checkpoint": {"epoch": 3}}]
+    errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert len(errors) == 1 and "refused (HTTP 403" in errors[0]
+
+
+def test_a_refused_fragment_gives_way_to_a_newer_one_unmerged():
+    schedule = WriteSchedule(min_interval_s=0, base_backoff_s=1, jitter=lambda: 1.0)
+    schedule.submit({"progress": {"step": 1}, "forbidden": True})
+    refused = schedule.plan(now=0).fragment
+    assert schedule.refused(now=0, fragment=refused) == 1
+    assert schedule.plan(now=0.5).fragment is None
+    assert schedule.plan(now=1).fragment == {"progress": {"step": 1}, "forbidden": True}
+    schedule.refused(now=1, fragment=refused)
+    schedule.submit({"progress": {"step": 2}})
+    assert schedule.plan(now=3).fragment == {"progress": {"step": 2}}
+
+
 def test_a_permanent_error_is_logged_once_and_not_retried(caplog):
-    sink = FlakySink(failures=100, error=PermanentWriteError("403 forbidden: trainjobs/status"))
+    sink = FlakySink(failures=100, error=PermanentWriteError("HTTP 422 invalid: status.progress.epoch"))
     writer = BackgroundWriter(sink, min_interval_s=0)
     with caplog.at_level(logging.WARNING, logger="trainjob.status.writer"):
         for n in range(5):
@@ -122,7 +149,7 @@ def test_a_permanent_error_is_logged_once_and_not_retried(caplog):
             writer.flush(timeout_s=2)
         writer.close(timeout_s=1)
     errors = [r for r in caplog.records if "will not be retried" in r.message]
-    assert len(errors) == 1 and "403" in errors[0].message
+    assert len(errors) == 1 and "422" in errors[0].message
 
 
 def test_flush_gives_up_at_its_deadline_while_the_sink_is_down():

@@ -20,13 +20,16 @@ from pathlib import Path
 from typing import Any
 
 from trainjob.contract import JobIdentity
-from trainjob.status.writer import PermanentWriteError
+from trainjob.status.writer import PermanentWriteError, RefusedWriteError
 
 SERVICE_ACCOUNT_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 GROUP, VERSION, PLURAL = "trainjob.dev", "v1alpha1", "trainjobs"
 
 #: Status codes that retrying cannot fix: bad request, unauthorised, forbidden, gone, invalid.
 PERMANENT_STATUS_CODES = frozenset({400, 401, 403, 404, 405, 410, 415, 422})
+#: Of those, the answers about who asks or what is there (unauthorised, forbidden, not found):
+#: an apiserver that has just restarted gives them until its caches sync, so they are retried.
+REFUSED_STATUS_CODES = frozenset({401, 403, 404})
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,11 @@ class ApiError(Exception):
     def permanent(self) -> bool:
         """Whether retrying the same request cannot succeed."""
         return self.code in PERMANENT_STATUS_CODES
+
+    @property
+    def refused(self) -> bool:
+        """Whether the apiserver refused who asks, or found nothing there (401, 403, 404)."""
+        return self.code in REFUSED_STATUS_CODES
 
 
 class ApiConnection:
@@ -195,6 +203,8 @@ class KubeStatusSink:
             )
         except ApiError as error:
             message = f"PATCH {self.job.namespace}/{self.job.name} status: {error}"
+            if error.refused:
+                raise RefusedWriteError(message) from error
             if error.permanent:
                 raise PermanentWriteError(message) from error
             raise ConnectionError(message) from error

@@ -19,12 +19,25 @@ class StatusSink(Protocol):
     """Where status fragments go (the TrainJob's status subresource, or a local file)."""
 
     def write(self, fragment: dict[str, Any]) -> None:
-        """Apply `fragment` as a merge patch; raise `PermanentWriteError` for errors retrying cannot fix."""
+        """Apply `fragment` as a merge patch.
+
+        Raise `PermanentWriteError` when this fragment can never be written, `RefusedWriteError`
+        when the apiserver refused the writer itself; any other error is taken as transient.
+        """
         ...
 
 
 class PermanentWriteError(RuntimeError):
-    """A write that will fail however often it is retried (for example: forbidden, not found)."""
+    """A write that will fail however often it is retried (for example: an invalid fragment)."""
+
+
+class RefusedWriteError(RuntimeError):
+    """A write refused for who asks or what is there (unauthorised, forbidden, not found).
+
+    Wrong access, or an apiserver that has just restarted and not yet synced its caches: it is
+    retried with backoff until a newer fragment replaces it, and said as an error, since it may
+    never pass.
+    """
 
 
 @dataclass
@@ -39,8 +52,9 @@ class WriteSchedule:
     """The writer's decisions, kept apart from threads and clocks so they can be tested exactly.
 
     Fragments submitted between writes merge (latest wins); writes are at least
-    `min_interval_s` apart; a failed write is merged back under newer fragments and retried
-    after an exponential backoff with jitter, capped at `max_backoff_s`.
+    `min_interval_s` apart; a failed write is merged back under newer fragments (a refused one
+    is replaced by the next) and retried after an exponential backoff with jitter, capped at
+    `max_backoff_s`.
     """
 
     def __init__(
@@ -55,12 +69,17 @@ class WriteSchedule:
         self.max_backoff_s = max_backoff_s
         self._jitter = jitter
         self.pending: dict[str, Any] | None = None
+        self._pending_refused = False
         self.failures = 0
         self._not_before = float("-inf")
 
     def submit(self, fragment: dict[str, Any]) -> None:
-        """Queue a fragment; it merges into whatever is pending."""
-        self.pending = fragment if self.pending is None else merge(self.pending, fragment)
+        """Queue a fragment; it merges into whatever is pending, or replaces a refused one."""
+        if self.pending is None or self._pending_refused:
+            self.pending = fragment
+        else:
+            self.pending = merge(self.pending, fragment)
+        self._pending_refused = False
 
     def plan(self, now: float, urgent: bool = False) -> WritePlan:
         """The next action at time `now`; `urgent` (a final flush) skips the rate limit, not the backoff."""
@@ -69,7 +88,7 @@ class WriteSchedule:
         ready_at = self._not_before if (self.failures or not urgent) else now
         if now < ready_at:
             return WritePlan(None, ready_at - now)
-        fragment, self.pending = self.pending, None
+        fragment, self.pending, self._pending_refused = self.pending, None, False
         return WritePlan(fragment, None)
 
     def succeeded(self, now: float) -> None:
@@ -80,6 +99,19 @@ class WriteSchedule:
     def failed(self, now: float, fragment: dict[str, Any]) -> float:
         """The last planned write failed and will be retried; returns the backoff chosen."""
         self.pending = fragment if self.pending is None else merge(fragment, self.pending)
+        return self._back_off(now)
+
+    def refused(self, now: float, fragment: dict[str, Any]) -> float:
+        """The last planned write was refused (see `RefusedWriteError`); returns the backoff chosen.
+
+        It is retried until a newer fragment comes: that one replaces it, unmerged, since the
+        refusal may have been for something in it.
+        """
+        if self.pending is None:
+            self.pending, self._pending_refused = fragment, True
+        return self._back_off(now)
+
+    def _back_off(self, now: float) -> float:
         self.failures += 1
         backoff = min(self.max_backoff_s, self.base_backoff_s * 2 ** (self.failures - 1))
         backoff *= 0.5 + self._jitter() / 2
@@ -114,7 +146,7 @@ class BackgroundWriter:
         self._urgent = False
         self._closed = False
         self._writing = False
-        self._permanent_errors: set[str] = set()
+        self._errors_said: set[str] = set()
         self.writes = 0
         self._thread = threading.Thread(target=self._run, name="trainjob-status-writer", daemon=True)
         self._thread.start()
@@ -165,12 +197,16 @@ class BackgroundWriter:
         try:
             self.sink.write(fragment)
         except PermanentWriteError as error:
-            message = str(error)
-            if message not in self._permanent_errors:
-                self._permanent_errors.add(message)
-                log.error("status write failed and will not be retried: %s", message)
+            self._error_once(f"status write failed and will not be retried: {error}")
             with self._condition:
                 self.schedule.dropped(self._clock())
+        except RefusedWriteError as error:
+            with self._condition:
+                self.schedule.refused(self._clock(), fragment)
+            self._error_once(
+                f"status write refused ({error}); retrying with backoff, training goes on: a "
+                "restarting apiserver answers so until its caches sync, else check the worker's Role"
+            )
         except Exception as error:  # any transient fault: network, 409, 429, 5xx
             with self._condition:
                 backoff = self.schedule.failed(self._clock(), fragment)
@@ -187,3 +223,9 @@ class BackgroundWriter:
             with self._condition:
                 self._writing = False
                 self._condition.notify_all()
+
+    def _error_once(self, message: str) -> None:
+        """Log `message` as an error the first time only: a failing write repeats."""
+        if message not in self._errors_said:
+            self._errors_said.add(message)
+            log.error("%s", message)
