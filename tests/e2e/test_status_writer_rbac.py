@@ -16,10 +16,11 @@ from tests.e2e.support import REPO, TRAINJOBS, install_crd, wait_until
 from trainjob.contract import STOP_ANNOTATION, JobIdentity
 from trainjob.status.kube import ClusterAccess, KubeStatusSink
 from trainjob.status.stop_watch import StopRequestWatcher
-from trainjob.status.writer import RefusedWriteError
+from trainjob.status.writer import BackgroundWriter, RefusedWriteError, WriteSchedule
 from trainjob_operator.builders.rbac import role, role_binding, service_account
 
 pytestmark = pytest.mark.e2e
+ROLE_BINDINGS = "/apis/rbac.authorization.k8s.io/v1/namespaces/{namespace}/rolebindings"
 
 
 def create_trainjob(cp: ControlPlane, namespace: str, name: str) -> dict[str, Any]:
@@ -46,9 +47,7 @@ def reporter(control_plane: ControlPlane, namespace: str, tmp_path: Path) -> Rep
     account = service_account(own)
     cp.admin.create(f"/api/v1/namespaces/{namespace}/serviceaccounts", account)
     cp.admin.create(f"/apis/rbac.authorization.k8s.io/v1/namespaces/{namespace}/roles", role(own))
-    cp.admin.create(
-        f"/apis/rbac.authorization.k8s.io/v1/namespaces/{namespace}/rolebindings", role_binding(own)
-    )
+    cp.admin.create(ROLE_BINDINGS.format(namespace=namespace), role_binding(own))
     token = cp.service_account_token(namespace, account["metadata"]["name"])
     token_file = tmp_path / "token"
     token_file.write_text(token)
@@ -109,3 +108,39 @@ def test_the_reporter_token_watches_its_own_job_for_a_stop_request(
     with pytest.raises(ApiError) as listing:
         control_plane.token_client(reporter.token).get(TRAINJOBS.format(namespace=namespace), watch="true")
     assert listing.value.status == 403
+
+
+def test_a_refused_status_write_is_retried_and_lands_once_access_is_back(
+    control_plane: ControlPlane, namespace: str, reporter: Reporter, caplog: pytest.LogCaptureFixture
+) -> None:
+    # As while a restarted apiserver's RBAC cache is not yet synced: the binding is missing.
+    cp = control_plane
+    own = cp.admin.get(f"{TRAINJOBS.format(namespace=namespace)}/own")
+    binding = role_binding(own)
+    cp.admin.delete(f"{ROLE_BINDINGS.format(namespace=namespace)}/{binding['metadata']['name']}")
+    sink = KubeStatusSink(reporter.access, JobIdentity("own", namespace))
+
+    def refused() -> bool:
+        try:
+            sink.write({"progress": {"epoch": 0}})
+        except RefusedWriteError:
+            return True
+        return False
+
+    wait_until(refused, "the write to be refused without the binding", timeout=30)
+    writer = BackgroundWriter(
+        sink, min_interval_s=0, schedule=WriteSchedule(0, base_backoff_s=0.2, max_backoff_s=1)
+    )
+    try:
+        writer.submit({"progress": {"epoch": 3, "totalEpochs": 12}})
+        wait_until(
+            lambda: [r for r in caplog.records if r.levelname == "ERROR" and "refused" in r.getMessage()],
+            "the refusal to be reported",
+            timeout=30,
+        )
+        cp.admin.create(ROLE_BINDINGS.format(namespace=namespace), binding)
+        assert writer.flush(timeout_s=30), "the refused write never landed"
+    finally:
+        writer.close(timeout_s=1)
+    stored = cp.admin.get(f"{TRAINJOBS.format(namespace=namespace)}/own")
+    assert stored["status"]["progress"] == {"epoch": 3, "totalEpochs": 12}
