@@ -5,12 +5,18 @@
 ARG PYTHON_IMAGE=python:3.11.13-slim-bookworm@sha256:86adf8dbadc3d6e82ee5dd2c74bec2e1c2467cdad47886280501df722372d2e1
 
 FROM ${PYTHON_IMAGE} AS build
-# Exactly the locked packages (hack/lock-images.sh), wheels only so nothing compiles, into a
-# venv without pip; `pip check` proves the lock complete.
+# Exactly the locked packages (hack/lock-images.sh: trainjob[operator]), wheels only so nothing
+# compiles, into a venv without pip; then the trainjob distribution itself, without torch (the
+# `trainer` extra is not installed); `pip check` proves the lock complete.
 RUN python -m venv --without-pip /opt/venv
 COPY operator/requirements.txt /tmp/requirements.txt
 RUN pip --python /opt/venv/bin/python install --no-cache-dir --disable-pip-version-check \
-        --only-binary=:all: --no-deps --requirement /tmp/requirements.txt \
+        --only-binary=:all: --no-deps --requirement /tmp/requirements.txt
+COPY pyproject.toml README.md /src/
+COPY trainer_image/trainjob_api /src/trainer_image/trainjob_api
+COPY trainer_image/trainjob /src/trainer_image/trainjob
+COPY operator/trainjob_operator /src/operator/trainjob_operator
+RUN pip --python /opt/venv/bin/python install --no-cache-dir --disable-pip-version-check --no-deps /src \
     && pip --python /opt/venv/bin/python check
 
 FROM ${PYTHON_IMAGE}
@@ -21,15 +27,10 @@ LABEL org.opencontainers.image.title="trainjob-operator" \
       org.opencontainers.image.licenses="Apache-2.0" \
       org.opencontainers.image.base.name="docker.io/library/python:3.11.13-slim-bookworm"
 COPY --from=build /opt/venv /opt/venv
-# The operator, and the trainer library whose environment contract it imports (the library
-# loads torch lazily: the operator never does).
-COPY operator/trainjob_operator /app/trainjob_operator
-COPY trainer_image/trainjob /app/trainjob
 ENV PATH=/opt/venv/bin:${PATH} \
-    PYTHONPATH=/app \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1
-WORKDIR /app
+WORKDIR /tmp
 # Numeric, so that runAsNonRoot can verify it (the chart's runAsUser is the same).
 USER 65532:65532
 # kopf's liveness endpoint and the Prometheus metrics.

@@ -16,7 +16,7 @@ from typing import Any
 
 from tests.cluster import Kube
 from tests.cluster.informer import run_informer
-from trainjob_operator.api.names import LABEL_NAME
+from trainjob_api.names import LABEL_NAME
 
 #: The collections of one namespace, by kind, that a TrainJob's objects live in.
 COLLECTIONS = {

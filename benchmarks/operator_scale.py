@@ -65,7 +65,7 @@ from benchmarks.procstat import cpu_seconds, peak_rss_bytes
 from tests.cluster import ApiError, ControlPlane, Kube, build_binaries
 from tests.cluster.processes import spawn, stop
 from tests.e2e.support import install_crd
-from trainjob_operator.api.defaulting import apply_defaults
+from trainjob_api.defaulting import apply_defaults
 from trainjob_operator.builders.children import children
 
 OPERATOR_USER, LOOP_USER = "trainjob-operator", "plain-loop"

@@ -35,8 +35,8 @@ from tests.cluster import ControlPlane, build_binaries
 from tests.e2e.support import REPO, TRAINJOBS, install_crd
 from trainjob import Trainer, TrainerConfig, seed_everything
 from trainjob.callbacks import Callback, StatusReporter
-from trainjob.contract import JobIdentity
-from trainjob.status.kube import ClusterAccess, KubeStatusSink
+from trainjob.reporting.kube import ClusterAccess, KubeStatusSink
+from trainjob_api.contract import JobIdentity
 from trainjob_operator.builders.rbac import role, role_binding, service_account
 
 BATCH = 64

@@ -53,11 +53,11 @@ from tests.cluster import ControlPlane, build_binaries
 from tests.cluster.processes import spawn, stop
 from tests.e2e.support import TRAINJOBS, install_crd
 from trainjob.callbacks.defaults import CLUSTER_STATUS_INTERVAL_S
-from trainjob.contract import JobIdentity
-from trainjob.status.kube import ClusterAccess, KubeStatusSink
-from trainjob.status.stop_watch import WATCH_SECONDS, StopRequestWatcher
-from trainjob.status.writer import BackgroundWriter
-from trainjob_operator.api.names import reporter_name
+from trainjob.reporting.kube import ClusterAccess, KubeStatusSink
+from trainjob.reporting.stop_watch import WATCH_SECONDS, StopRequestWatcher
+from trainjob.reporting.writer import BackgroundWriter
+from trainjob_api.contract import JobIdentity
+from trainjob_api.names import reporter_name
 from trainjob_operator.builders.rbac import role, role_binding, service_account
 from trainjob_operator.config import OperatorConfig
 from trainjob_operator.kube import MERGE_PATCH

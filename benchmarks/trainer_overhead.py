@@ -31,7 +31,7 @@ from benchmarks.workload import (
     parse_loop_arguments,
     trainer_epochs,
 )
-from trainjob.contract import WorkerEnvironment
+from trainjob_api.contract import WorkerEnvironment
 
 
 def worker(rank: int, port: int, args: argparse.Namespace, out: str) -> None:

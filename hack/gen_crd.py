@@ -4,7 +4,7 @@
 import sys
 from pathlib import Path
 
-from trainjob_operator.api.crd import main
+from trainjob_api.crd import main
 
 if __name__ == "__main__":
     sys.exit(main(["--root", str(Path(__file__).resolve().parent.parent), *sys.argv[1:]]))

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Pin every Python package the two images install, for Linux, to the versions in this
 # checkout's .venv (the versions the tests ran with):
-#   operator/requirements.txt       the operator's dependencies (no torch)
-#   trainer_image/requirements.txt  trainjob[examples]; torch's CUDA runtime (nvidia-*, cuda-*,
-#                                   triton) is left to the torch build the worker image installs
+#   operator/requirements.txt       trainjob[operator]: the base install and kopf (no torch)
+#   trainer_image/requirements.txt  trainjob[examples]: the base install, the trainer (torch) and
+#                                   the examples' packages (no kopf); torch's CUDA runtime
+#                                   (nvidia-*, cuda-*, triton) is left to the torch build the
+#                                   worker image installs
 # Run it after a dependency changes in pyproject.toml (needs uv and the package index).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,10 +22,5 @@ lock() { # lock OUTPUT INPUT... : a universal, wheels-only lock, pinned to the t
     sed -E "/^(nvidia-|cuda-|triton==)/d" >"$output"
 }
 
-lock operator/requirements.txt - <<'IN'
-kopf
-kubernetes
-pyyaml
-cel-python
-IN
+lock operator/requirements.txt pyproject.toml --extra operator
 lock trainer_image/requirements.txt pyproject.toml --extra examples

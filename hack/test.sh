@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 hack/setup.sh
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
+# The layers (.importlinter): the shared API below both sides, torch and kopf where they belong.
+.venv/bin/lint-imports
 # The real control plane for the integration tests: built from Go modules once, then cached.
 started=$(date +%s)
 hack/controlplane.sh build

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Refresh `operator/trainjob_operator/api/core_v1_openapi.json` from a real kube-apiserver.
+"""Refresh `trainer_image/trainjob_api/core_v1_openapi.json` from a real kube-apiserver.
 
 Starts the test control plane (`hack/controlplane.sh` binaries, root needed), reads its OpenAPI
 v3 document of core/v1 and keeps the component schemas that the TrainJob embeds
@@ -17,7 +17,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from tests.cluster import ControlPlane, build_binaries  # noqa: E402
-from trainjob_operator.api.coretypes import MAPPED, ROOTS, VENDORED  # noqa: E402
+from trainjob_api.coretypes import MAPPED, ROOTS, VENDORED  # noqa: E402
 
 
 def references(schema: Any) -> set[str]:

@@ -11,6 +11,7 @@ from pathlib import Path
 import hypothesis
 import pytest
 
+from tests.base_install import create_base_install
 from tests.cluster import BuildError, ControlPlane, TestNode, build_binaries
 
 # Property tests run derandomized and without an example database, so that every run (CI's
@@ -74,3 +75,9 @@ def namespace(control_plane: ControlPlane) -> Iterator[str]:
     control_plane.admin.create("/api/v1/namespaces", {"metadata": {"name": name}})
     yield name
     control_plane.admin.delete(f"/api/v1/namespaces/{name}")
+
+
+@pytest.fixture(scope="session")
+def base_install(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The bin/ of a fresh venv with only the base install of trainjob (no torch, no kopf)."""
+    return create_base_install(tmp_path_factory.mktemp("base-install") / "venv")

@@ -15,7 +15,7 @@ The resync is the operator's own loop over the TrainJob index when it runs stand
 finalizer (`trainjob.dev/finalizer`) on the TrainJobs the timer runs for, to stop it cleanly on
 deletion: from the first reconcile on; it is removed when the TrainJob finishes (without a TTL)
 or is deleted while the operator runs. kopf's record of the last handled spec is the status's
-`observedGeneration` (see `handled`).
+`observedGeneration` (see `kopf_storage`).
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ from typing import Any
 import kopf
 import kubernetes.client
 
-from trainjob_operator.api.enums import Phase
-from trainjob_operator.api.names import GROUP, LABEL_NAME, PLURAL, VERSION
+from trainjob_api.enums import Phase
+from trainjob_api.names import GROUP, LABEL_NAME, PLURAL, VERSION
 from trainjob_operator.config import OperatorConfig
 from trainjob_operator.kube import TRAINJOBS as TRAINJOB_RESOURCE
 from trainjob_operator.kube import KubeApi, client_configuration

@@ -21,7 +21,7 @@ import kubernetes.client
 import kubernetes.config
 from kubernetes.client.exceptions import ApiException
 
-from trainjob_operator.api.names import GROUP, PLURAL, VERSION
+from trainjob_api.names import GROUP, PLURAL, VERSION
 
 T = TypeVar("T")
 

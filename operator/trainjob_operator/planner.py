@@ -46,9 +46,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from trainjob_operator.api.defaulting import apply_defaults
-from trainjob_operator.api.enums import CleanPodPolicy, ConditionType, Phase
-from trainjob_operator.api.names import ANNOTATION_SUSPEND, KUEUE_QUEUE_LABEL, job_name
+from trainjob_api.defaulting import apply_defaults
+from trainjob_api.enums import CleanPodPolicy, ConditionType, Phase, Reason
+from trainjob_api.names import ANNOTATION_SUSPEND, KUEUE_QUEUE_LABEL, job_name
 from trainjob_operator.builders.children import children
 from trainjob_operator.builders.job import desired_template_hash, kueue_labels, suspend_label_value
 from trainjob_operator.builders.meta import Body
@@ -66,9 +66,9 @@ from trainjob_operator.timing import (
 FOREGROUND = "Foreground"
 BACKGROUND = "Background"
 #: Reasons of the transition to Created, kept while the workers start without problems.
-CREATION_REASONS = frozenset({"WorkersCreated", "Restarted"})
+CREATION_REASONS = frozenset({Reason.WORKERS_CREATED, Reason.RESTARTED})
 #: The reason of a group that stopped reporting progress (runPolicy.progressDeadlineSeconds).
-PROGRESS_DEADLINE_EXCEEDED = "ProgressDeadlineExceeded"
+PROGRESS_DEADLINE_EXCEEDED = Reason.PROGRESS_DEADLINE_EXCEEDED
 #: Status fields a None removes (a merge patch null); other fields keep their last value.
 CLEARED_WHEN_NONE = frozenset({"startTime"})
 
@@ -151,8 +151,8 @@ def failed_to_create(trainjob: Body, kind: str, message: str, now: datetime.date
     """The plan when the apiserver rejected a child as invalid: the TrainJob fails for good."""
     trainjob = apply_defaults(trainjob)
     restarts = int((trainjob.get("status") or {}).get("restarts") or 0)
-    failure = WorkerFailure("InvalidWorkers", f"the apiserver rejected the {kind}: {message}")
-    transition = Transition(Phase.FAILED, "InvalidWorkers", failure.message, warning=True)
+    failure = WorkerFailure(Reason.INVALID_WORKERS, f"the apiserver rejected the {kind}: {message}")
+    transition = Transition(Phase.FAILED, Reason.INVALID_WORKERS, failure.message, warning=True)
     decision = _Decision(transition, restarts, failure, completion_time=timestamp(now))
     return _render(trainjob, decision, Observation(JobState.MISSING, {}), now)
 
@@ -168,7 +168,7 @@ def _decide(trainjob: Body, seen: Observation, now: datetime.datetime) -> _Decis
     if seen.state is JobState.SUCCEEDED:
         return _succeeded(status, restarts, start_time, seen.completion_time or timestamp(now), nodes)
     if seen.state is JobState.FAILED:
-        if seen.job_reason == "DeadlineExceeded":
+        if seen.job_reason == Reason.DEADLINE_EXCEEDED:
             return _deadline_exceeded(spec, restarts, start_time, now, seen.failure, delete=False)
         failure = seen.failure or unseen_failure(seen.job_reason, seen.job_message)
         return _failed_or_restart(spec, restarts, failure, start_time, now)
@@ -183,23 +183,25 @@ def _decide(trainjob: Body, seen: Observation, now: datetime.datetime) -> _Decis
             f"a Job named {job_name(trainjob['metadata']['name'])!r} exists that this TrainJob does not own"
         )
         transition = Transition(
-            Phase.PENDING, "JobNameTaken", f"{message}; waiting for it to go", warning=True
+            Phase.PENDING, Reason.JOB_NAME_TAKEN, f"{message}; waiting for it to go", warning=True
         )
         return _Decision(transition, restarts, start_time=start_time)
     if seen.state is JobState.STALE:
         return _Decision(_current(status), restarts, delete_job=FOREGROUND, start_time=start_time)
     if seen.state is JobState.MISSING:
         if phase in (Phase.PENDING, Phase.RESTARTING):
-            reason = "Restarted" if phase == Phase.RESTARTING else "WorkersCreated"
+            reason = Reason.RESTARTED if phase == Phase.RESTARTING else Reason.WORKERS_CREATED
             message = f"created {nodes} worker{'s' if nodes > 1 else ''} (attempt {restarts + 1})"
             return _Decision(
                 Transition(Phase.CREATED, reason, message), restarts, create=True, start_time=start_time
             )
-        failure = WorkerFailure("JobDeleted", "the worker Job was deleted while the job was active")
+        failure = WorkerFailure(Reason.JOB_DELETED, "the worker Job was deleted while the job was active")
         return _failed_or_restart(spec, restarts, failure, start_time, now)
     if seen.outdated and not status.get("startTime"):
         message = "the spec changed before the workers started: re-creating them"
-        return _Decision(Transition(Phase.PENDING, "SpecChanged", message), restarts, delete_job=FOREGROUND)
+        return _Decision(
+            Transition(Phase.PENDING, Reason.SPEC_CHANGED, message), restarts, delete_job=FOREGROUND
+        )
     if seen.state is JobState.SUSPENDED:
         return _Decision(_suspended(trainjob), restarts, start_time=start_time)
     if seen.state is JobState.RUNNING:
@@ -210,7 +212,7 @@ def _decide(trainjob: Body, seen: Observation, now: datetime.datetime) -> _Decis
             )
         message = f"all {nodes} workers are running"
         return _Decision(
-            Transition(Phase.RUNNING, "WorkersRunning", message), restarts, start_time=start_time
+            Transition(Phase.RUNNING, Reason.WORKERS_RUNNING, message), restarts, start_time=start_time
         )
     if seen.failure is not None and seen.failure.reason in UNRECOVERABLE_REASONS:
         message = f"{seen.failure.describe_waiting()}; change the spec and create the TrainJob again"
@@ -231,7 +233,9 @@ def _decide(trainjob: Body, seen: Observation, now: datetime.datetime) -> _Decis
     if current.phase is Phase.CREATED and current.reason in CREATION_REASONS:
         return _Decision(current, restarts, start_time=start_time)
     message = f"{seen.running} of {nodes} workers running"
-    return _Decision(Transition(Phase.CREATED, "WorkersStarting", message), restarts, start_time=start_time)
+    return _Decision(
+        Transition(Phase.CREATED, Reason.WORKERS_STARTING, message), restarts, start_time=start_time
+    )
 
 
 def _phase(status: Mapping[str, Any]) -> Phase:
@@ -241,7 +245,7 @@ def _phase(status: Mapping[str, Any]) -> Phase:
 def _current(status: Mapping[str, Any]) -> Transition:
     """The transition the status already shows (to keep it while waiting)."""
     reason, message = summary(status.get("conditions") or [])
-    return Transition(_phase(status), reason or "Waiting", message)
+    return Transition(_phase(status), reason or Reason.WAITING, message)
 
 
 def _start_time(status: Mapping[str, Any], seen: Observation, now: datetime.datetime) -> str | None:
@@ -264,13 +268,13 @@ def _succeeded(
     early = status.get("earlyStopping") or {}
     if early.get("triggered"):
         reason, message = (
-            "EarlyStopped",
+            Reason.EARLY_STOPPED,
             f"{message}; stopped early: {early.get('message') or early.get('reason')}",
         )
     elif status.get("stoppedOnRequest"):
-        reason, message = "StoppedOnRequest", f"{message}; stopped on request"
+        reason, message = Reason.STOPPED_ON_REQUEST, f"{message}; stopped on request"
     else:
-        reason = "Completed"
+        reason = Reason.COMPLETED
     return _Decision(
         Transition(Phase.SUCCEEDED, reason, message), restarts, start_time=start, completion_time=end
     )
@@ -295,17 +299,19 @@ def _failed_or_restart(
     limit = spec["runPolicy"]["backoffLimit"]
     if restarts < limit:
         message = f"{failure.describe()}; restarting all workers ({restarts + 1} of {limit} restarts)"
-        transition = Transition(Phase.RESTARTING, reason or "WorkerFailed", message, warning=True)
+        transition = Transition(Phase.RESTARTING, reason or Reason.WORKER_FAILED, message, warning=True)
         return _Decision(transition, restarts + 1, failure, delete_job=FOREGROUND, start_time=start)
     if limit:
         transition = Transition(
             Phase.FAILED,
-            reason or "BackoffLimitExceeded",
+            reason or Reason.BACKOFF_LIMIT_EXCEEDED,
             f"{failure.describe()}; all {limit} restarts used",
             warning=True,
         )
     else:
-        transition = Transition(Phase.FAILED, reason or "WorkerFailed", failure.describe(), warning=True)
+        transition = Transition(
+            Phase.FAILED, reason or Reason.WORKER_FAILED, failure.describe(), warning=True
+        )
     return _Decision(
         transition,
         restarts,
@@ -355,11 +361,11 @@ def _deadline_exceeded(
 ) -> _Decision:
     deadline = spec["runPolicy"].get("activeDeadlineSeconds")
     message = f"the job was active longer than activeDeadlineSeconds ({deadline}s)"
-    if failure is not None and failure.reason != "DeadlineExceeded":
+    if failure is not None and failure.reason != Reason.DEADLINE_EXCEEDED:
         message += f"; {failure.describe()}"
-    stopped = failure or WorkerFailure("DeadlineExceeded", message)
+    stopped = failure or WorkerFailure(Reason.DEADLINE_EXCEEDED, message)
     return _Decision(
-        Transition(Phase.FAILED, "DeadlineExceeded", message, warning=True),
+        Transition(Phase.FAILED, Reason.DEADLINE_EXCEEDED, message, warning=True),
         restarts,
         stopped,
         delete_job=BACKGROUND if delete else None,
@@ -370,11 +376,13 @@ def _deadline_exceeded(
 
 def _suspended(trainjob: Body) -> Transition:
     if trainjob["spec"]["runPolicy"]["suspend"]:
-        return Transition(Phase.SUSPENDED, "Suspended", "suspended by runPolicy.suspend")
+        return Transition(Phase.SUSPENDED, Reason.SUSPENDED, "suspended by runPolicy.suspend")
     if KUEUE_QUEUE_LABEL in kueue_labels(trainjob):
         queue = kueue_labels(trainjob)[KUEUE_QUEUE_LABEL]
-        return Transition(Phase.SUSPENDED, "Queued", f"waiting for the queue {queue!r} to admit the workers")
-    return Transition(Phase.SUSPENDED, "Resuming", "the workers are being resumed")
+        return Transition(
+            Phase.SUSPENDED, Reason.QUEUED, f"waiting for the queue {queue!r} to admit the workers"
+        )
+    return Transition(Phase.SUSPENDED, Reason.RESUMING, "the workers are being resumed")
 
 
 #: Job states in which the Job is the current attempt's and still active.
@@ -406,7 +414,7 @@ def _render(trainjob: Body, decision: _Decision, seen: Observation, now: datetim
     transition = decision.transition
     early = status.get("earlyStopping") or {}
     early_stop = (
-        (str(early.get("reason") or "EarlyStopped"), str(early.get("message") or ""))
+        (str(early.get("reason") or Reason.EARLY_STOPPED), str(early.get("message") or ""))
         if early.get("triggered")
         else None
     )

@@ -22,8 +22,8 @@ from typing import Any, TypeVar
 
 from kubernetes.client.exceptions import ApiException
 
-from trainjob_operator.api.enums import Phase
-from trainjob_operator.api.names import LABEL_NAME, job_name
+from trainjob_api.enums import Phase
+from trainjob_api.names import LABEL_NAME, job_name
 from trainjob_operator.kube import JOBS, TRAINJOBS, KubeApi, error_message
 from trainjob_operator.metrics import Metrics
 from trainjob_operator.planner import Event, Plan, failed_to_create, plan

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import kopf
 
-from trainjob_operator.api.names import LABEL_NAME, MANAGER, PREFIX
+from trainjob_api.names import LABEL_NAME, MANAGER, PREFIX
 from trainjob_operator.config import OperatorConfig
-from trainjob_operator.handled import ObservedGenerationDiffBase, RetryProgressStorage
+from trainjob_operator.kopf_storage import ObservedGenerationDiffBase, RetryProgressStorage
 
 
 def configure(settings: kopf.OperatorSettings, config: OperatorConfig) -> None:
     """Set kopf's settings from the operator's configuration."""
     # kopf's own state: a finalizer and its retries in annotations with the project's prefix; what
     # was handled is the generation the status observed. Nothing is written for a TrainJob
-    # reconciled at the first try (see `handled`).
+    # reconciled at the first try (see `kopf_storage`).
     settings.persistence.finalizer = f"{PREFIX}/finalizer"
     settings.persistence.progress_storage = RetryProgressStorage(prefix=PREFIX)
     settings.persistence.diffbase_storage = ObservedGenerationDiffBase()

@@ -27,10 +27,10 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from trainjob_operator.api.names import LABEL_NAME, job_name
+from trainjob_api.names import LABEL_NAME, job_name
+from trainjob_api.types import Body
 from trainjob_operator.status.observe import controller_uid
 
-Body = Mapping[str, Any]
 #: (namespace, TrainJob name).
 Key = tuple[str, str]
 #: A kopf index as the reconciler reads it: the snapshots stored under each key.

@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from trainjob.contract import JobIdentity
 from trainjob.runner.local import LocalRun, RunOptions
 from trainjob.runner.manifest import TrainJobManifest
-from trainjob.runner.status import LocalStatus
+from trainjob.runner.run_status import LocalStatus
+from trainjob_api.contract import JobIdentity
 
 WORKER = Path(__file__).parents[1] / "workers" / "tiny_regression.py"
 

@@ -22,7 +22,7 @@ from typing import Any
 
 from tests.cluster import ControlPlane
 from tests.cluster.controlplane import free_port
-from trainjob_operator.api.names import LABEL_MANAGED_BY, MANAGER
+from trainjob_api.names import LABEL_MANAGED_BY, MANAGER
 
 WEBHOOKS = "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations"
 #: How long the apiserver waits on the gate (its maximum), and how long the gate holds at most.

@@ -8,7 +8,7 @@ from typing import Any
 
 from tests.cluster import ControlPlane
 from tests.e2e.support import FINAL_PHASES, TRAINJOBS, worker_pods
-from trainjob_operator.api.names import KIND, LABEL_ATTEMPT, LABEL_MANAGED_BY, MANAGER
+from trainjob_api.names import KIND, LABEL_ATTEMPT, LABEL_MANAGED_BY, MANAGER
 
 #: The command of workers that succeed at once, for TrainJobs whose training does not matter.
 QUICK = ["python", "-c", "print('trained')"]

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 import yaml
 
 from tests.cluster import ApiError, ControlPlane, TestNode
-from trainjob_operator.api.names import COMPLETION_INDEX, LABEL_ATTEMPT, LABEL_NAME
+from trainjob_api.names import COMPLETION_INDEX, LABEL_ATTEMPT, LABEL_NAME
 
 REPO = Path(__file__).parents[2]
 TRAINJOBS = "/apis/trainjob.dev/v1alpha1/namespaces/{namespace}/trainjobs"

@@ -27,10 +27,11 @@ from tests.e2e.support import (
     kubectl_apply,
     wait_for_status,
 )
+from trainjob_api.names import STOP_ANNOTATION
 
 pytestmark = pytest.mark.e2e
 
-STOP_ANNOTATION = "trainjob.dev/stop-requested"
+
 VENV_BIN = Path(sys.executable).parent
 
 
@@ -276,6 +277,18 @@ def test_kubectl_runs_the_cli_as_its_trainjob_plugin(
     )
     local_only = kubectl("trainjob", "run", "job.yaml", check=False)
     assert local_only.returncode == 2 and "invalid choice: 'run'" in local_only.stderr
+
+
+def test_kubectl_trainjob_status_works_from_the_base_install(
+    control_plane: ControlPlane, namespace: str, crd: None, base_install: Path
+) -> None:
+    create_trainjob(control_plane, namespace, "alpha", RUNNING, numNodes=2)
+    env = control_plane.kubectl.env
+    light = Cli(control_plane.bin_dir / "kubectl", {**env, "PATH": f"{base_install}:{env['PATH']}"})
+    assert f"{base_install}/kubectl-trainjob" in light("plugin", "list", check=False).stdout
+    status = light("trainjob", "status", "alpha", "-n", namespace).stdout
+    assert status == trainjob_cli(control_plane, "status", "alpha", "-n", namespace).stdout
+    assert "alpha" in status and "Running" in status
 
 
 def test_stop_wait_and_watch_follow_status_changes_to_the_end(

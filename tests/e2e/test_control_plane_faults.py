@@ -26,7 +26,7 @@ from tests.e2e.support import (
     worker_manifest,
 )
 from trainjob.checkpointing import CheckpointStore
-from trainjob.contract import STOP_ANNOTATION
+from trainjob_api.names import STOP_ANNOTATION
 
 pytestmark = pytest.mark.e2e
 

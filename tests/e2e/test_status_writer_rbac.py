@@ -13,10 +13,11 @@ import yaml
 
 from tests.cluster import ApiError, ControlPlane
 from tests.e2e.support import REPO, TRAINJOBS, install_crd, wait_until
-from trainjob.contract import STOP_ANNOTATION, JobIdentity
-from trainjob.status.kube import ClusterAccess, KubeStatusSink
-from trainjob.status.stop_watch import StopRequestWatcher
-from trainjob.status.writer import BackgroundWriter, RefusedWriteError, WriteSchedule
+from trainjob.reporting.kube import ClusterAccess, KubeStatusSink
+from trainjob.reporting.stop_watch import StopRequestWatcher
+from trainjob.reporting.writer import BackgroundWriter, RefusedWriteError, WriteSchedule
+from trainjob_api.contract import JobIdentity
+from trainjob_api.names import STOP_ANNOTATION
 from trainjob_operator.builders.rbac import role, role_binding, service_account
 
 pytestmark = pytest.mark.e2e

@@ -10,7 +10,7 @@ import pytest
 
 from tests.cluster import ControlPlane, TestNode
 from tests.e2e.support import assert_succeeded, cluster_example, kubectl_apply, wait_for_status
-from trainjob.contract import STOP_ANNOTATION
+from trainjob_api.names import STOP_ANNOTATION
 
 pytestmark = pytest.mark.e2e
 

@@ -19,8 +19,8 @@ from hypothesis import HealthCheck, assume, given, settings
 
 from tests.cluster import ApiError, ControlPlane
 from tests.integration.trainjob_strategies import PRIORITY_CLASS, trainjobs
-from trainjob_operator.api.defaulting import apply_defaults
-from trainjob_operator.api.validation import validate
+from trainjob_api.defaulting import apply_defaults
+from trainjob_api.validation import validate
 from trainjob_operator.builders.children import children
 from trainjob_operator.kube import RESOURCES_BY_KIND, Resource
 

@@ -8,7 +8,6 @@ exactly, so that any permission added beyond it fails here (issue 9).
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,12 +26,12 @@ from tests.chart import (
     render,
 )
 from tests.cluster.tools import Cli, CommandFailed
-from trainjob_operator.api.crd import crd_manifest
+from trainjob_api.crd import crd_manifest
+from trainjob_api.status_fields import REPORTER_FIELDS
 
 pytestmark = pytest.mark.integration
 
 SERVICE_ACCOUNT = "system:serviceaccount:ops:op-trainjob-operator"
-REPORTER_FIELDS = ["progress", "metrics", "earlyStopping", "checkpoint", "stoppedOnRequest"]
 
 
 @pytest.fixture(scope="module")
@@ -213,20 +212,13 @@ def test_status_policy_exempts_only_the_operator_and_allows_only_the_reporter_fi
     (condition,) = policy["matchConditions"]
     assert f"!= '{SERVICE_ACCOUNT}'" in condition["expression"]
     owned = next(variable for variable in policy["variables"] if variable["name"] == "owned")
-    assert owned["expression"] == repr(REPORTER_FIELDS).replace('"', "'")
+    assert owned["expression"] == repr(list(REPORTER_FIELDS)).replace('"', "'")
     binding = only(objects, "ValidatingAdmissionPolicyBinding")["spec"]
     assert binding == {
         "policyName": only(objects, "ValidatingAdmissionPolicy")["metadata"]["name"],
         "validationActions": ["Deny"],
     }
     assert "ValidatingAdmissionPolicy" not in kinds(render(helm, "statusPolicy.enabled=false"))
-
-
-def test_reporter_fields_match_the_trainer() -> None:
-    # trainjob.status.report imported first is a circular import (through trainjob.callbacks).
-    importlib.import_module("trainjob.callbacks")
-    reporter = importlib.import_module("trainjob.status.report")
-    assert list(reporter.REPORTER_FIELDS) == REPORTER_FIELDS
 
 
 def test_image_digest_pins_the_image(helm: Cli) -> None:

@@ -10,7 +10,7 @@ import pytest
 
 from tests.cluster import ControlPlane
 from tests.e2e.support import TRAINJOBS, install_crd, pending_manifest
-from trainjob_operator.api.names import GROUP, PLURAL, VERSION
+from trainjob_api.names import GROUP, PLURAL, VERSION
 from trainjob_operator.kube import PODS, KubeApi, Resource
 from trainjob_operator.kube import TRAINJOBS as TRAINJOB_RESOURCE
 from trainjob_operator.metrics import Metrics

@@ -14,9 +14,9 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from trainjob.contract import is_reserved
-from trainjob_operator.api.enums import PULL_POLICIES, Backend, CleanPodPolicy, Mode
-from trainjob_operator.api.names import (
+from trainjob_api.contract import is_reserved
+from trainjob_api.enums import PULL_POLICIES, Backend, CleanPodPolicy, Mode
+from trainjob_api.names import (
     API_VERSION,
     DNS_1035_LABEL,
     KIND,
@@ -24,14 +24,14 @@ from trainjob_operator.api.names import (
     MAX_NAME_LENGTH,
     PREFIX,
 )
-from trainjob_operator.api.objectmeta import (
+from trainjob_api.objectmeta import (
     DNS_SUBDOMAIN,
     LABEL_VALUE,
     QUALIFIED_NAME,
     is_label_value,
     is_qualified_name,
 )
-from trainjob_operator.api.schema import IMAGE_REFERENCE, TRAINJOB_SCHEMA
+from trainjob_api.schema import IMAGE_REFERENCE, TRAINJOB_SCHEMA
 
 SPEC = TRAINJOB_SCHEMA["properties"]["spec"]["properties"]
 RUN_POLICY = SPEC["runPolicy"]["properties"]

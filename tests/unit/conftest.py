@@ -11,7 +11,7 @@ from torch import nn
 from torch.utils.data import TensorDataset
 
 from trainjob import Trainer, TrainerConfig, seed_everything
-from trainjob.contract import WorkerEnvironment
+from trainjob_api.contract import WorkerEnvironment
 
 
 def regression_data(size: int = 64, seed: int = 0) -> TensorDataset:

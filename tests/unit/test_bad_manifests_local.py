@@ -6,7 +6,7 @@ import pytest
 
 from tests.manifest_corpus import BadManifest, Outcome, load_corpus
 from trainjob.runner.manifest import ManifestError, load_manifest
-from trainjob_operator.api.validation import validate
+from trainjob_api.validation import validate
 
 CORPUS = load_corpus()
 

@@ -15,7 +15,8 @@ from trainjob.callbacks import (
     StatusReporter,
 )
 from trainjob.checkpointing import CheckpointStore
-from trainjob.status.sinks import FileSink
+from trainjob.reporting.sinks import FileSink
+from trainjob_api.status_fields import REPORTER_FIELDS
 
 
 def decisions(early, values):
@@ -200,3 +201,4 @@ def test_status_reporter_writes_the_cr_shaped_status(make_trainer, tmp_path):
     assert status["metrics"]["monitor"] == "val_loss" and status["metrics"]["bestEpoch"] == 1
     assert set(status["metrics"]["values"]) == {"loss", "val_loss", "lr"}
     assert status["checkpoint"]["epoch"] == 2 and status["checkpoint"]["path"].endswith(".pt")
+    assert set(status) <= set(REPORTER_FIELDS), "the reporter writes only the fields the chart lets it"

@@ -16,8 +16,8 @@ from trainjob.cli.listing import trainjob_table
 from trainjob.cli.logs import sources
 from trainjob.cli.render import human_duration, metrics_text, progress_text
 from trainjob.cli.watch import WatchView
-from trainjob.cluster.connection import ClusterError, connect
-from trainjob.cluster.workers import Worker, latest_workers, split_lines, workers_of
+from trainjob.client.connection import ClusterError, connect
+from trainjob.client.workers import Worker, latest_workers, split_lines, workers_of
 from trainjob.progress_bar import status_bar_update
 
 NOW = datetime.datetime(2024, 5, 1, 12, 10, tzinfo=datetime.UTC)

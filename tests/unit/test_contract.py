@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from trainjob.contract import (
+from trainjob_api.contract import (
     RESERVED_VARIABLES,
     ContractError,
     JobIdentity,

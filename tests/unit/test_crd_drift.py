@@ -4,7 +4,7 @@ from pathlib import Path
 
 import yaml
 
-from trainjob_operator.api.crd import GENERATED_COPIES, crd_manifest, render, stale_copies
+from trainjob_api.crd import GENERATED_COPIES, crd_manifest, render, stale_copies
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -7,12 +7,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from trainjob.contract import RESERVED_VARIABLES
-from trainjob_operator.api import openapi
-from trainjob_operator.api.celrules import is_transition_rule
-from trainjob_operator.api.names import MAX_NAME_LENGTH
-from trainjob_operator.api.schema import TRAINJOB_SCHEMA
-from trainjob_operator.api.validation import FieldError, apply_defaults, validate
+from trainjob_api import openapi
+from trainjob_api.celrules import is_transition_rule
+from trainjob_api.contract import RESERVED_VARIABLES
+from trainjob_api.names import MAX_NAME_LENGTH
+from trainjob_api.schema import TRAINJOB_SCHEMA
+from trainjob_api.validation import FieldError, apply_defaults, validate
 
 
 def manifest(**spec: Any) -> dict[str, Any]:
@@ -484,7 +484,7 @@ def test_every_field_is_documented_and_structural():
 def test_defaults_are_valid_for_their_fields():
     for path, node in walk(TRAINJOB_SCHEMA):
         if "default" in node:
-            from trainjob_operator.api.structural import check_node
+            from trainjob_api.structural import check_node
 
             assert check_node(node["default"], node, path) == [], path
 

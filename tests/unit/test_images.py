@@ -2,9 +2,10 @@
 
 What they copy exists and is in the build context; the base image is pinned by tag and
 digest; the final stages run as a numeric non-root user and hold no package managers' work;
-the Python packages are locked to exact versions that satisfy pyproject.toml; the entry points
-they name run; and the operator runs from the image's layout with only its lock's packages
-importable (no torch).
+the Python packages are locked to exact versions that satisfy pyproject.toml, each image's lock
+for its role only (no torch for the operator, no kopf for the workers); both install the trainjob
+distribution from its sources; the entry points they name run; and the operator runs from the
+installed wheel with only its lock's packages importable (no torch).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import shutil
 import subprocess
 import sys
 import tomllib
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -189,22 +191,52 @@ def test_every_pip_install_takes_its_versions_from_the_lock(dockerfile: Path) ->
         assert pinned or ("--no-deps" in words and words[-1] == "/src"), command
 
 
-def test_the_locks_pin_exact_versions_that_satisfy_pyproject() -> None:
-    operator_pins, worker_pins = locked(LOCKS[OPERATOR]), locked(LOCKS[WORKER])
-    requirements = [Requirement(text) for text in PYPROJECT["project"]["dependencies"]]
-    requirements += [Requirement(text) for text in PYPROJECT["project"]["optional-dependencies"]["examples"]]
-    for requirement in requirements:
+def requirements_of(*extras: str) -> list[Requirement]:
+    """The base install's requirements and those of `extras`, the distribution's own extras unfolded."""
+    project = PYPROJECT["project"]
+    texts = list(project["dependencies"])
+    texts += [text for extra in extras for text in project["optional-dependencies"][extra]]
+    requirements = []
+    for requirement in map(Requirement, texts):
+        if canonicalize_name(requirement.name) == project["name"]:
+            requirements += requirements_of(*sorted(requirement.extras))
+        else:
+            requirements.append(requirement)
+    return requirements
+
+
+@pytest.mark.parametrize(
+    ("dockerfile", "extra", "left_out"),
+    [(OPERATOR, "operator", "torch"), (WORKER, "examples", "kopf")],
+    ids=["operator", "worker"],
+)
+def test_each_lock_pins_its_role_and_leaves_the_other_out(
+    dockerfile: Path, extra: str, left_out: str
+) -> None:
+    pins = locked(LOCKS[dockerfile])
+    for requirement in requirements_of(extra):
         name = canonicalize_name(requirement.name)
-        assert name in worker_pins, f"the worker lock misses {name}"
-        assert requirement.specifier.contains(worker_pins[name]), (
-            f"{name}=={worker_pins[name]} vs {requirement}"
-        )
-        if name in operator_pins:
-            assert operator_pins[name] == worker_pins[name], f"the two images disagree on {name}"
-    assert "torch" not in operator_pins
+        assert name in pins, f"{LOCKS[dockerfile].name} misses {name}"
+        assert requirement.specifier.contains(pins[name]), f"{name}=={pins[name]} vs {requirement}"
+    assert left_out not in pins, f"{LOCKS[dockerfile].name} carries {left_out}, which its image never imports"
+
+
+def test_the_two_locks_agree_and_leave_cuda_to_the_torch_build() -> None:
+    operator_pins, worker_pins = locked(LOCKS[OPERATOR]), locked(LOCKS[WORKER])
+    for name in operator_pins.keys() & worker_pins.keys():
+        assert operator_pins[name] == worker_pins[name], f"the two images disagree on {name}"
     assert not [name for name in worker_pins if name.startswith(("nvidia-", "cuda-", "triton"))], (
         "torch's CUDA runtime comes with the torch build from TORCH_INDEX"
     )
+
+
+@pytest.mark.parametrize("dockerfile", [OPERATOR, WORKER], ids=["operator", "worker"])
+def test_each_image_installs_the_distribution_from_its_sources(dockerfile: Path) -> None:
+    packages = PYPROJECT["tool"]["hatch"]["build"]["targets"]["wheel"]["packages"]
+    copied = copied_sources(dockerfile)
+    assert {"pyproject.toml", "README.md", *packages} <= set(copied)
+    installs = [i.arguments for i in instructions(dockerfile) if i.keyword == "RUN" and "/src" in i.arguments]
+    assert installs and all("--no-deps /src" in run and "check" in run for run in installs)
 
 
 def locked_site_packages(lock: Path, site: Path) -> None:
@@ -220,8 +252,8 @@ def locked_site_packages(lock: Path, site: Path) -> None:
                 (site / top).symlink_to(Path(str(file.locate())).parents[len(file.parts) - 1] / top)
 
 
-# The operator as the image runs it: from /app on PYTHONPATH, with the standard library and the
-# operator lock's packages only (python -S: this venv's site-packages is not on the path).
+# The operator as the image runs it: the trainjob wheel installed (unpacked) beside the operator
+# lock's packages only (python -S: this venv's site-packages is not on the path).
 AS_IN_THE_IMAGE = """
 import importlib, pkgutil, runpy, sys
 import trainjob_operator
@@ -238,16 +270,24 @@ print("operator-ok")
 """
 
 
-def test_the_operator_runs_from_the_image_layout_with_only_its_lock(tmp_path: Path) -> None:
-    app = tmp_path / "app"
-    for source in copied_sources(OPERATOR):
-        if source.endswith(("trainjob_operator", "trainjob")):
-            shutil.copytree(REPO / source, app / Path(source).name)
-    locked_site_packages(LOCKS[OPERATOR], tmp_path / "site-packages")
+def test_the_operator_runs_from_the_installed_wheel_with_only_its_lock(tmp_path: Path) -> None:
+    hatchling = Path(sys.executable).parent / "hatchling"
+    subprocess.run(
+        [hatchling, "build", "--target", "wheel", "--directory", tmp_path / "dist"],
+        cwd=REPO,
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    (wheel,) = (tmp_path / "dist").glob("trainjob-*.whl")
+    site = tmp_path / "site-packages"
+    locked_site_packages(LOCKS[OPERATOR], site)
+    with zipfile.ZipFile(wheel) as archive:
+        archive.extractall(site)
     result = subprocess.run(
-        [sys.executable, "-S", "-c", AS_IN_THE_IMAGE, str(app)],
-        env={"PYTHONPATH": f"{app}:{tmp_path / 'site-packages'}", "PATH": "/usr/bin:/bin"},
-        cwd=app,
+        [sys.executable, "-S", "-c", AS_IN_THE_IMAGE, str(site)],
+        env={"PYTHONPATH": str(site), "PATH": "/usr/bin:/bin"},
+        cwd=tmp_path,
         capture_output=True,
         text=True,
         timeout=120,

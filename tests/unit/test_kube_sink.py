@@ -18,10 +18,11 @@ from pathlib import Path
 import pytest
 
 from tests.cluster.pki import CertificateAuthority
-from trainjob.contract import STOP_ANNOTATION, JobIdentity
-from trainjob.status.kube import ClusterAccess, KubeStatusSink
-from trainjob.status.stop_watch import StopRequestWatcher
-from trainjob.status.writer import PermanentWriteError, RefusedWriteError
+from trainjob.reporting.kube import ClusterAccess, KubeStatusSink
+from trainjob.reporting.stop_watch import StopRequestWatcher
+from trainjob.reporting.writer import PermanentWriteError, RefusedWriteError
+from trainjob_api.contract import JobIdentity
+from trainjob_api.names import STOP_ANNOTATION
 
 
 class ScriptedApiserver(http.server.ThreadingHTTPServer):

@@ -4,9 +4,9 @@ import time
 
 import pytest
 
-from trainjob.status.merge import merge
-from trainjob.status.sinks import FileSink, read_status_file
-from trainjob.status.writer import BackgroundWriter, PermanentWriteError, RefusedWriteError, WriteSchedule
+from trainjob.reporting.merge import merge
+from trainjob.reporting.sinks import FileSink, read_status_file
+from trainjob.reporting.writer import BackgroundWriter, PermanentWriteError, RefusedWriteError, WriteSchedule
 
 
 def test_merge_is_deep_and_latest_wins_without_touching_inputs():
@@ -88,7 +88,7 @@ def test_writer_retries_through_an_outage_and_lands_the_latest(caplog):
     writer = BackgroundWriter(
         sink, min_interval_s=0, schedule=WriteSchedule(0, base_backoff_s=0.01, jitter=lambda: 0)
     )
-    with caplog.at_level(logging.DEBUG, logger="trainjob.status.writer"):
+    with caplog.at_level(logging.DEBUG, logger="trainjob.reporting.writer"):
         for step in range(5):
             writer.submit({"progress": {"step": step}})
         assert writer.close(timeout_s=5)
@@ -119,7 +119,7 @@ def test_a_refused_write_is_said_once_as_an_error_and_retried_until_it_lands(cap
     writer = BackgroundWriter(
         sink, min_interval_s=0, schedule=WriteSchedule(0, base_backoff_s=0.01, jitter=lambda: 0)
     )
-    with caplog.at_level(logging.DEBUG, logger="trainjob.status.writer"):
+    with caplog.at_level(logging.DEBUG, logger="trainjob.reporting.writer"):
         writer.submit({"progress": {"step": 24}, "checkpoint": {"epoch": 3}})
         assert writer.close(timeout_s=5)
     assert sink.failures == 0
@@ -143,7 +143,7 @@ def test_a_refused_fragment_gives_way_to_a_newer_one_unmerged():
 def test_a_permanent_error_is_logged_once_and_not_retried(caplog):
     sink = FlakySink(failures=100, error=PermanentWriteError("HTTP 422 invalid: status.progress.epoch"))
     writer = BackgroundWriter(sink, min_interval_s=0)
-    with caplog.at_level(logging.WARNING, logger="trainjob.status.writer"):
+    with caplog.at_level(logging.WARNING, logger="trainjob.reporting.writer"):
         for n in range(5):
             writer.submit({"n": n})
             writer.flush(timeout_s=2)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from trainjob.contract import STOP_ANNOTATION, stop_requested
+from trainjob_api.names import STOP_ANNOTATION, stop_requested
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
-from trainjob.contract import WorkerEnvironment
+from trainjob_api.contract import WorkerEnvironment
 
 
 class RendezvousError(RuntimeError):

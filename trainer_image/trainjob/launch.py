@@ -14,8 +14,8 @@ import sys
 from collections.abc import Mapping, Sequence
 from types import FrameType
 
-from trainjob.contract import NODE_RANK, NPROC_PER_NODE, PET_NODE_RANK, process_environment
 from trainjob.processes import ProcessGroup, ProcessSpec
+from trainjob_api.contract import NODE_RANK, NPROC_PER_NODE, PET_NODE_RANK, process_environment
 
 #: Seconds the launcher gives its processes to stop after passing on a signal.
 LAUNCHER_GRACE_S = 60.0

@@ -18,7 +18,6 @@ from trainjob.callbacks.base import Callback, CallbackList
 from trainjob.callbacks.checkpoint_saver import CheckpointSaver
 from trainjob.checkpointing import CheckpointStore
 from trainjob.config import TrainerConfig
-from trainjob.contract import WorkerEnvironment
 from trainjob.distributed import (
     DistributedContext,
     capture_rng_state,
@@ -28,6 +27,7 @@ from trainjob.distributed import (
 from trainjob.sampling import ShardedSampler
 from trainjob.signals import GracefulStop
 from trainjob.state import StopReason, StopRequest, TrainerState
+from trainjob_api.contract import WorkerEnvironment
 
 log = logging.getLogger(__name__)
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from trainjob.contract import LOCAL_RANK, NODE_RANK_VARIABLES, RANK, WORKER_ENV_DEFAULTS, node_environment
-from trainjob_operator.api.enums import Backend
-from trainjob_operator.api.names import COMPLETION_INDEX, master_address
+from trainjob_api.contract import LOCAL_RANK, NODE_RANK_VARIABLES, RANK, WORKER_ENV_DEFAULTS, node_environment
+from trainjob_api.enums import Backend
+from trainjob_api.names import COMPLETION_INDEX, master_address
 from trainjob_operator.builders.meta import Body, identity
 
 GPU_RESOURCE = "nvidia.com/gpu"

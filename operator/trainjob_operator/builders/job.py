@@ -18,7 +18,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from trainjob_operator.api.names import (
+from trainjob_api.names import (
     ANNOTATION_SUSPEND,
     ANNOTATION_TEMPLATE_HASH,
     KUEUE_PREFIX,

@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from trainjob.contract import JobIdentity
-from trainjob_operator.api.names import API_VERSION, KIND, LABEL_MANAGED_BY, LABEL_NAME, MANAGER
-
-Body = Mapping[str, Any]
+from trainjob_api.contract import JobIdentity
+from trainjob_api.names import API_VERSION, KIND, LABEL_MANAGED_BY, LABEL_NAME, MANAGER
+from trainjob_api.types import Body
 
 
 def identity(trainjob: Body) -> JobIdentity:

@@ -19,8 +19,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from trainjob.contract import worker_command
-from trainjob_operator.api.names import LABEL_ATTEMPT, WORKER_CONTAINER, service_name
+from trainjob_api.contract import worker_command
+from trainjob_api.names import LABEL_ATTEMPT, WORKER_CONTAINER, service_name
 from trainjob_operator.builders.environment import worker_env
 from trainjob_operator.builders.meta import Body, selector_labels
 from trainjob_operator.builders.rbac import worker_service_account

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from trainjob_operator.api.names import GROUP, PLURAL, reporter_name
+from trainjob_api.names import GROUP, PLURAL, reporter_name
 from trainjob_operator.builders.meta import Body, child_metadata, identity
 
 RBAC_GROUP = "rbac.authorization.k8s.io"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from trainjob_operator.api.names import service_name
+from trainjob_api.names import service_name
 from trainjob_operator.builders.meta import Body, child_metadata, selector_labels
 
 RENDEZVOUS_PORT_NAME = "rendezvous"

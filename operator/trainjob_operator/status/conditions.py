@@ -23,7 +23,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from trainjob_operator.api.enums import ConditionType, Phase
+from trainjob_api.enums import ConditionType, Phase, Reason
 
 #: Phases in which the job is still on its way to success.
 IN_PROGRESS = frozenset({Phase.PENDING, Phase.CREATED, Phase.RUNNING, Phase.RESTARTING})
@@ -59,7 +59,7 @@ def _wanted(
         ConditionType.STALLED: (phase is Phase.FAILED, *live),
     }
     if phase in (Phase.CREATED, Phase.RUNNING, Phase.SUSPENDED):
-        wanted[ConditionType.CREATED] = (True, "WorkersCreated", "the worker pods were created")
+        wanted[ConditionType.CREATED] = (True, Reason.WORKERS_CREATED, "the worker pods were created")
     if phase is Phase.SUCCEEDED:
         wanted[ConditionType.SUCCEEDED] = (True, *live)
         if early_stop is not None:

@@ -12,13 +12,12 @@ themselves; they are reported as problems while the job waits.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from trainjob_operator.api.names import COMPLETION_INDEX, WORKER_CONTAINER
-
-Body = Mapping[str, Any]
+from trainjob_api.names import COMPLETION_INDEX, WORKER_CONTAINER
+from trainjob_api.types import Body
 
 #: Container waiting reasons that mean the worker cannot start without a change.
 STUCK_WAITING_REASONS = frozenset(

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-from trainjob_operator.api.names import ANNOTATION_SUSPEND, ANNOTATION_TEMPLATE_HASH, LABEL_ATTEMPT
+from trainjob_api.names import ANNOTATION_SUSPEND, ANNOTATION_TEMPLATE_HASH, LABEL_ATTEMPT
+from trainjob_api.types import Body
 from trainjob_operator.status.failures import WorkerFailure, creation_problem, first_failure, waiting_problem
-
-Body = Mapping[str, Any]
 
 
 class JobState(Enum):

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from trainjob_operator.api.defaulting import apply_defaults
-from trainjob_operator.api.names import COMPLETION_INDEX, LABEL_ATTEMPT, LABEL_NAME
+from trainjob_api.defaulting import apply_defaults
+from trainjob_api.names import COMPLETION_INDEX, LABEL_ATTEMPT, LABEL_NAME
 from trainjob_operator.planner import FOREGROUND, Plan, plan
 from trainjob_operator.timing import timestamp
 

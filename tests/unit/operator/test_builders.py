@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from trainjob.contract import RESERVED_VARIABLES, WORKER_ENV_DEFAULTS, WorkerEnvironment
-from trainjob_operator.api.names import MAX_NAME_LENGTH, MAX_NODES, master_address, pod_hostname, service_name
+from trainjob_api.contract import RESERVED_VARIABLES, WORKER_ENV_DEFAULTS, WorkerEnvironment
+from trainjob_api.names import MAX_NAME_LENGTH, MAX_NODES, master_address, pod_hostname, service_name
 from trainjob_operator.builders.children import children
 from trainjob_operator.builders.environment import resolve_backend
 from trainjob_operator.builders.job import desired_template_hash, worker_job

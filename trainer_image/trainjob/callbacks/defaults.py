@@ -13,10 +13,10 @@ from trainjob.callbacks.progress_monitor import ProgressMonitor
 from trainjob.callbacks.status_reporter import StatusReporter
 from trainjob.callbacks.stop_on_request import StopOnRequest
 from trainjob.config import TrainerConfig
-from trainjob.contract import TRAINJOB_STATUS_FILE, WorkerEnvironment
-from trainjob.status.kube import ClusterAccess, KubeStatusSink, cluster_access_from_environment
-from trainjob.status.sinks import FileSink
-from trainjob.status.writer import StatusSink
+from trainjob.reporting.kube import ClusterAccess, KubeStatusSink, cluster_access_from_environment
+from trainjob.reporting.sinks import FileSink
+from trainjob.reporting.writer import StatusSink
+from trainjob_api.contract import TRAINJOB_STATUS_FILE, WorkerEnvironment
 
 #: Optional override of the reporter's minimum seconds between status writes.
 STATUS_INTERVAL_VARIABLE = "TRAINJOB_STATUS_INTERVAL_SECONDS"

@@ -10,8 +10,8 @@ import torch
 
 from trainjob.callbacks.base import Callback
 from trainjob.progress import ProgressTracker
-from trainjob.status.report import build_status
-from trainjob.status.writer import BackgroundWriter, StatusSink
+from trainjob.reporting.report import build_status
+from trainjob.reporting.writer import BackgroundWriter, StatusSink
 
 if TYPE_CHECKING:
     from trainjob.trainer import Trainer

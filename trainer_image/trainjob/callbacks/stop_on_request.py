@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from trainjob.callbacks.base import Callback
-from trainjob.contract import STOP_ANNOTATION, JobIdentity
+from trainjob.reporting.kube import ClusterAccess
+from trainjob.reporting.stop_watch import StopRequestWatcher
 from trainjob.state import StopReason
-from trainjob.status.kube import ClusterAccess
-from trainjob.status.stop_watch import StopRequestWatcher
+from trainjob_api.contract import JobIdentity
+from trainjob_api.names import STOP_ANNOTATION
 
 if TYPE_CHECKING:
     from trainjob.trainer import Trainer

@@ -38,7 +38,7 @@ def kubectl_main(argv: Sequence[str] | None = None) -> int:
 
 
 def _dispatch(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> int:
-    from trainjob.cluster.connection import ClusterError
+    from trainjob.client.connection import ClusterError
 
     args = parser.parse_args(argv)
     try:

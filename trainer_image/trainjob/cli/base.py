@@ -7,7 +7,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from trainjob.cluster.connection import Cluster
+    from trainjob.client.connection import Cluster
 
 #: The subcommand registry every command module adds its parsers to.
 Commands = argparse._SubParsersAction  # type: ignore[type-arg]
@@ -47,7 +47,7 @@ def command_line(args: argparse.Namespace, *words: str) -> str:
 
 def connect(args: argparse.Namespace) -> Cluster:
     """The cluster the connection flags point at."""
-    from trainjob.cluster.connection import connect as connect_cluster
+    from trainjob.client.connection import connect as connect_cluster
 
     return connect_cluster(args.kubeconfig, args.context, args.namespace)
 

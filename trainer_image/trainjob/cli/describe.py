@@ -16,8 +16,8 @@ from trainjob.cli.render import (
     progress_text,
     table,
 )
-from trainjob.cluster.trainjobs import phase_of
-from trainjob.contract import STOP_ANNOTATION, stop_requested
+from trainjob.client.trainjobs import phase_of
+from trainjob_api.names import STOP_ANNOTATION, stop_requested
 
 LABEL_WIDTH = 16
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from trainjob.cli.base import Commands, add_cluster_options, add_output_option, connect, print_object
 from trainjob.cli.render import NONE, age, number, table
-from trainjob.cluster.trainjobs import TrainJobs, phase_of
+from trainjob.client.trainjobs import TrainJobs, phase_of
 
 COLUMNS = ("NAME", "PHASE", "NODES", "EPOCH", "PROGRESS", "LOSS", "AGE")
 

@@ -18,6 +18,11 @@ def register(commands: Commands) -> None:
         "--resume", action="store_true", help="keep the run directory and resume its checkpoints"
     )
     run.add_argument("--grace", type=float, default=30.0, help="seconds a worker gets to stop gracefully")
+    run.add_argument(
+        "--check",
+        action="store_true",
+        help="only check the manifest (the CRD's schema and rules, as the apiserver does) and exit",
+    )
     run.set_defaults(handler=run_manifest)
 
     launch = commands.add_parser(
@@ -31,16 +36,19 @@ def run_manifest(args: argparse.Namespace) -> int:
     """`trainjob run FILE`: the workers as local processes, live progress, then the final status."""
     import yaml
 
+    from trainjob.reporting.sinks import read_status_file
     from trainjob.runner.display import RunDisplay
     from trainjob.runner.local import STATUS_FILE_NAME, LocalRun, RunOptions
     from trainjob.runner.manifest import ManifestError, load_manifest
-    from trainjob.status.sinks import read_status_file
 
     try:
         manifest = load_manifest(args.manifest)
     except ManifestError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_INVALID
+    if args.check:
+        print(f"{args.manifest}: TrainJob {manifest.identity.name!r} is valid")
+        return 0
     run_dir = args.run_dir or Path(".trainjob") / "runs" / manifest.identity.name
     options = RunOptions(run_dir=run_dir, resume=args.resume, grace_s=args.grace)
     spec = manifest.spec

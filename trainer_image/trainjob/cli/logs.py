@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from http import HTTPStatus
 
 from trainjob.cli.base import EXIT_FAILED, EXIT_INVALID, Commands, add_cluster_options, connect
-from trainjob.cluster.connection import ClusterError
-from trainjob.cluster.trainjobs import TrainJob, TrainJobs, is_finished, phase_of
-from trainjob.cluster.workers import TERMINAL_POD_PHASES, Worker, WorkerPods, latest_workers
+from trainjob.client.connection import ClusterError
+from trainjob.client.trainjobs import TrainJob, TrainJobs, is_finished, phase_of
+from trainjob.client.workers import TERMINAL_POD_PHASES, Worker, WorkerPods, latest_workers
 
 #: How often to look again while the workers are being created or their containers start.
 RETRY_S = 1.0

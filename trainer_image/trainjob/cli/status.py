@@ -7,7 +7,7 @@ import datetime
 
 from trainjob.cli.base import Commands, add_cluster_options, add_output_option, connect, print_object
 from trainjob.cli.describe import describe
-from trainjob.cluster.trainjobs import TrainJobs
+from trainjob.client.trainjobs import TrainJobs
 
 
 def register(commands: Commands) -> None:

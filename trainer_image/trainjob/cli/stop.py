@@ -6,8 +6,8 @@ import argparse
 
 from trainjob.cli.base import Commands, add_cluster_options, command_line, connect
 from trainjob.cli.watch import follow_to_end, outcome
-from trainjob.cluster.trainjobs import TrainJobs, is_finished, phase_of
-from trainjob.contract import STOP_ANNOTATION, stop_requested
+from trainjob.client.trainjobs import TrainJobs, is_finished, phase_of
+from trainjob_api.names import STOP_ANNOTATION, stop_requested
 
 
 def register(commands: Commands) -> None:

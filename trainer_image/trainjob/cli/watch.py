@@ -11,8 +11,8 @@ from typing import IO, TYPE_CHECKING, Any
 from trainjob.cli.base import EXIT_FAILED, Commands, add_cluster_options, connect
 from trainjob.cli.describe import describe
 from trainjob.cli.render import progress_text
-from trainjob.cluster.trainjobs import TrainJob, TrainJobs, is_finished, phase_of
-from trainjob_operator.api.enums import Phase
+from trainjob.client.trainjobs import TrainJob, TrainJobs, is_finished, phase_of
+from trainjob_api.enums import Phase
 
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID

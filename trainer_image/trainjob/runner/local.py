@@ -15,7 +15,11 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from trainjob.contract import (
+from trainjob.processes import LineSink, ProcessGroup, ProcessSpec
+from trainjob.reporting.sinks import read_status_file
+from trainjob.runner.manifest import ManifestError, TrainJobManifest
+from trainjob.runner.run_status import LocalStatus, utc_timestamp
+from trainjob_api.contract import (
     TRAINJOB_STATUS_FILE,
     WORKER_ENV_DEFAULTS,
     is_reserved,
@@ -23,10 +27,6 @@ from trainjob.contract import (
     process_environment,
     worker_command,
 )
-from trainjob.processes import LineSink, ProcessGroup, ProcessSpec
-from trainjob.runner.manifest import ManifestError, TrainJobManifest
-from trainjob.runner.status import LocalStatus, utc_timestamp
-from trainjob.status.sinks import read_status_file
 
 LOCAL_MASTER_ADDR = "127.0.0.1"
 STATUS_FILE_NAME = "status.json"

@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-from trainjob.contract import JobIdentity
+from trainjob_api.contract import JobIdentity
 
 API_VERSION = "trainjob.dev/v1alpha1"
 KIND = "TrainJob"
@@ -50,7 +50,7 @@ def load_manifest(path: str | os.PathLike[str]) -> TrainJobManifest:
 
 def parse_manifest(document: dict[str, Any], source: Path) -> TrainJobManifest:
     """Validate one TrainJob document as the apiserver would and apply the schema's defaults."""
-    from trainjob_operator.api.validation import apply_defaults, validate
+    from trainjob_api.validation import apply_defaults, validate
 
     if document.get("apiVersion") != API_VERSION:
         raise ManifestError(f"{source}: apiVersion must be {API_VERSION}, got {document.get('apiVersion')!r}")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from trainjob_api.types import Body
+
 GROUP = "trainjob.dev"
 VERSION = "v1alpha1"
 API_VERSION = f"{GROUP}/{VERSION}"
@@ -19,6 +21,9 @@ LABEL_NAME = f"{PREFIX}/name"
 LABEL_ATTEMPT = f"{PREFIX}/attempt"
 #: On the Job: a digest of the worker template it was built from (see `builders.job`).
 ANNOTATION_TEMPLATE_HASH = f"{PREFIX}/template-hash"
+#: The annotation that asks a running TrainJob to stop: every rank stops at the same step,
+#: checkpoints and exits 0 (`trainjob stop NAME` sets it to "true").
+STOP_ANNOTATION = f"{PREFIX}/stop-requested"
 #: On the Job: the TrainJob's `runPolicy.suspend` the operator last applied to it.
 ANNOTATION_SUSPEND = f"{PREFIX}/suspend"
 LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
@@ -70,3 +75,9 @@ def pod_hostname(name: str, index: int) -> str:
 def master_address(name: str, namespace: str) -> str:
     """The DNS name of worker 0 through the headless Service, resolvable from every worker."""
     return f"{pod_hostname(name, 0)}.{service_name(name)}.{namespace}.svc"
+
+
+def stop_requested(trainjob: Body) -> bool:
+    """Whether the TrainJob carries the stop-request annotation set to "true"."""
+    annotations = trainjob.get("metadata", {}).get("annotations") or {}
+    return str(annotations.get(STOP_ANNOTATION, "")).strip().lower() == "true"

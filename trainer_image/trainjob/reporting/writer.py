@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from trainjob.status.merge import merge
+from trainjob.reporting.merge import merge
 
 log = logging.getLogger(__name__)
 

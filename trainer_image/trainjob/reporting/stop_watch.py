@@ -14,8 +14,9 @@ import threading
 import urllib.parse
 from collections.abc import Callable
 
-from trainjob.contract import JobIdentity, stop_requested
-from trainjob.status.kube import ApiConnection, ApiError, ClusterAccess, trainjob_path
+from trainjob.reporting.kube import ApiConnection, ApiError, ClusterAccess, trainjob_path
+from trainjob_api.contract import JobIdentity
+from trainjob_api.names import stop_requested
 
 log = logging.getLogger(__name__)
 

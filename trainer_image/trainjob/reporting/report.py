@@ -14,9 +14,6 @@ from trainjob.state import StopReason
 if TYPE_CHECKING:
     from trainjob.trainer import Trainer
 
-#: Top-level status fields written by the reporter; the operator writes everything else.
-REPORTER_FIELDS = ("progress", "metrics", "earlyStopping", "checkpoint", "stoppedOnRequest")
-
 
 def build_status(
     trainer: Trainer, tracker: ProgressTracker, now: datetime.datetime | None = None

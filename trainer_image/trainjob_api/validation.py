@@ -11,14 +11,14 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from trainjob_operator.api.celrules import RuleFailure, check_rules
-from trainjob_operator.api.defaulting import apply_defaults
-from trainjob_operator.api.names import API_VERSION, KIND
-from trainjob_operator.api.objectmeta import metadata_problems
-from trainjob_operator.api.openapi import LIST_MAP_KEYS, LIST_TYPE, Schema
-from trainjob_operator.api.paths import child, item
-from trainjob_operator.api.schema import TRAINJOB_SCHEMA
-from trainjob_operator.api.structural import Problem, check_node, has_type
+from trainjob_api.celrules import RuleFailure, check_rules
+from trainjob_api.defaulting import apply_defaults
+from trainjob_api.names import API_VERSION, KIND
+from trainjob_api.objectmeta import metadata_problems
+from trainjob_api.openapi import LIST_MAP_KEYS, LIST_TYPE, Schema
+from trainjob_api.paths import child, item
+from trainjob_api.schema import TRAINJOB_SCHEMA
+from trainjob_api.structural import Problem, check_node, has_type
 
 #: Where unknown fields are fine: the apiserver validates ObjectMeta itself and never prunes it.
 UNPRUNED = frozenset({"metadata"})

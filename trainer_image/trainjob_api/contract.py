@@ -35,17 +35,6 @@ TRAINJOB_STATUS_FILE = "TRAINJOB_STATUS_FILE"
 
 DEFAULT_MASTER_PORT = 29500
 
-#: The annotation that asks a running TrainJob to stop: every rank stops at the same step,
-#: checkpoints and exits 0 (`trainjob stop NAME` sets it to "true").
-STOP_ANNOTATION = "trainjob.dev/stop-requested"
-
-
-def stop_requested(trainjob: Mapping[str, Any]) -> bool:
-    """Whether the TrainJob carries the stop-request annotation set to "true"."""
-    annotations = trainjob.get("metadata", {}).get("annotations") or {}
-    return str(annotations.get(STOP_ANNOTATION, "")).strip().lower() == "true"
-
-
 #: Variables that carry a node's rank; in a pod they come from the Indexed Job completion index.
 NODE_RANK_VARIABLES = (NODE_RANK, PET_NODE_RANK)
 

@@ -6,10 +6,10 @@ The CRD (`crd.py`), defaulting and the local validator (`validation.py`) are all
 
 from __future__ import annotations
 
-from trainjob.contract import DEFAULT_MASTER_PORT, RESERVED_PREFIX, RESERVED_VARIABLES
-from trainjob_operator.api import corev1
-from trainjob_operator.api.corev1 import MAX_ARGUMENT
-from trainjob_operator.api.enums import (
+from trainjob_api import corev1
+from trainjob_api.contract import DEFAULT_MASTER_PORT, RESERVED_PREFIX, RESERVED_VARIABLES
+from trainjob_api.corev1 import MAX_ARGUMENT
+from trainjob_api.enums import (
     CONDITION_STATUSES,
     PULL_POLICIES,
     Backend,
@@ -17,14 +17,14 @@ from trainjob_operator.api.enums import (
     Mode,
     Phase,
 )
-from trainjob_operator.api.names import (
+from trainjob_api.names import (
     DNS_1035_LABEL,
     MAX_NAME_LENGTH,
     MAX_NODES,
     MAX_PROC_PER_NODE,
     PREFIX,
 )
-from trainjob_operator.api.objectmeta import (
+from trainjob_api.objectmeta import (
     DNS_SUBDOMAIN,
     LABEL_VALUE,
     MAX_DNS_SUBDOMAIN,
@@ -32,7 +32,7 @@ from trainjob_operator.api.objectmeta import (
     MAX_QUALIFIED_NAME,
     QUALIFIED_NAME,
 )
-from trainjob_operator.api.openapi import (
+from trainjob_api.openapi import (
     Schema,
     array,
     boolean,

@@ -6,7 +6,7 @@ from typing import Any
 
 import kopf
 
-from trainjob_operator.handled import ObservedGenerationDiffBase, RetryProgressStorage
+from trainjob_operator.kopf_storage import ObservedGenerationDiffBase, RetryProgressStorage
 
 
 def body(

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from trainjob.contract import JobIdentity
-from trainjob.status.writer import PermanentWriteError, RefusedWriteError
+from trainjob.reporting.writer import PermanentWriteError, RefusedWriteError
+from trainjob_api.contract import JobIdentity
 
 SERVICE_ACCOUNT_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 GROUP, VERSION, PLURAL = "trainjob.dev", "v1alpha1", "trainjobs"

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from trainjob.processes import Exit
+from trainjob_api.enums import ConditionType, Phase, Reason
 
 
 def utc_timestamp() -> str:
@@ -32,18 +33,18 @@ class LocalStatus:
         return next((exit_ for exit_ in self.exits if exit_.code != 0), None)
 
     @property
-    def phase(self) -> str:
+    def phase(self) -> Phase:
         """Running, Succeeded or Failed."""
         if self.completion_time is None:
-            return "Running"
+            return Phase.RUNNING
         if self.failure is None and not self.deadline_exceeded and not self.interrupted:
-            return "Succeeded"
-        return "Failed"
+            return Phase.SUCCEEDED
+        return Phase.FAILED
 
     def document(self, reported: dict[str, Any]) -> dict[str, Any]:
         """The full status: the runner's fields and those the rank-0 reporter wrote."""
         status: dict[str, Any] = {
-            "phase": self.phase,
+            "phase": str(self.phase),
             "startTime": self.start_time,
             "restarts": self.restarts,
             "workers": {
@@ -71,35 +72,47 @@ class LocalStatus:
         now = utc_timestamp()
         phase = self.phase
         conditions = [
-            _condition("Running", phase == "Running", "WorkersRunning", "the workers are training", now)
+            _condition(
+                ConditionType.RUNNING,
+                phase == Phase.RUNNING,
+                Reason.WORKERS_RUNNING,
+                "the workers are training",
+                now,
+            )
         ]
-        if phase == "Succeeded":
-            conditions.append(_condition("Succeeded", True, "Completed", "every worker exited 0", now))
-        if phase == "Failed":
-            conditions.append(_condition("Failed", True, *self._failure_reason(), now))
+        if phase == Phase.SUCCEEDED:
+            conditions.append(
+                _condition(ConditionType.SUCCEEDED, True, Reason.COMPLETED, "every worker exited 0", now)
+            )
+        if phase == Phase.FAILED:
+            conditions.append(_condition(ConditionType.FAILED, True, *self._failure_reason(), now))
         early = reported.get("earlyStopping") or {}
         if early.get("triggered"):
             conditions.append(
-                _condition("EarlyStopped", True, early.get("reason", ""), early.get("message", ""), now)
+                _condition(
+                    ConditionType.EARLY_STOPPED, True, early.get("reason", ""), early.get("message", ""), now
+                )
             )
-        conditions.append(_condition("Ready", phase == "Succeeded", phase, f"the job phase is {phase}", now))
+        conditions.append(
+            _condition(ConditionType.READY, phase == Phase.SUCCEEDED, phase, f"the job phase is {phase}", now)
+        )
         return conditions
 
     def _failure_reason(self) -> tuple[str, str]:
         if self.deadline_exceeded:
-            return "DeadlineExceeded", "the job ran past runPolicy.activeDeadlineSeconds"
+            return Reason.DEADLINE_EXCEEDED, "the job ran past runPolicy.activeDeadlineSeconds"
         if self.interrupted:
-            return "Interrupted", "the run was interrupted"
+            return Reason.INTERRUPTED, "the run was interrupted"
         failure = self.failure
         assert failure is not None
-        return "WorkerFailed", f"{failure.label} failed ({failure.reason})"
+        return Reason.WORKER_FAILED, f"{failure.label} failed ({failure.reason})"
 
 
-def _condition(kind: str, status: bool, reason: str, message: str, now: str) -> dict[str, Any]:
+def _condition(kind: ConditionType, status: bool, reason: str, message: str, now: str) -> dict[str, Any]:
     return {
-        "type": kind,
+        "type": str(kind),
         "status": "True" if status else "False",
-        "reason": reason,
+        "reason": str(reason),
         "message": message,
         "lastTransitionTime": now,
     }

@@ -72,3 +72,53 @@ class Mode(StrEnum):
 
 PULL_POLICIES = ("Always", "IfNotPresent", "Never")
 CONDITION_STATUSES = ("True", "False", "Unknown")
+
+
+class Reason(StrEnum):
+    """The `reason` of the TrainJob's conditions and Events, and of its local run's status.
+
+    The operator writes them in a cluster and the local runner in a run directory; `trainjob
+    status`, dashboards and GitOps checks read them. Worker failures keep the reason the
+    container or pod reported (`Error`, `OOMKilled`, `Evicted`, ...).
+    """
+
+    #: Waiting: the status shows no earlier transition yet.
+    WAITING = "Waiting"
+    #: The worker pods were created (the first attempt).
+    WORKERS_CREATED = "WorkersCreated"
+    #: The worker pods were created again after a group restart.
+    RESTARTED = "Restarted"
+    #: The workers exist, not all of them run yet.
+    WORKERS_STARTING = "WorkersStarting"
+    #: Every worker runs.
+    WORKERS_RUNNING = "WorkersRunning"
+    #: `runPolicy.suspend` is true.
+    SUSPENDED = "Suspended"
+    #: A queue (Kueue) holds the workers until it admits them.
+    QUEUED = "Queued"
+    #: The workers are being resumed after a suspension.
+    RESUMING = "Resuming"
+    #: The spec changed: the workers are re-created from the new spec.
+    SPEC_CHANGED = "SpecChanged"
+    #: Every worker exited 0.
+    COMPLETED = "Completed"
+    #: Training ended early because the monitored metric stopped improving.
+    EARLY_STOPPED = "EarlyStopped"
+    #: Training ended because someone asked it to stop (the stop-request annotation).
+    STOPPED_ON_REQUEST = "StoppedOnRequest"
+    #: A worker failed (restarting the group, or for good when no restart is allowed).
+    WORKER_FAILED = "WorkerFailed"
+    #: A worker failed and every restart of `runPolicy.backoffLimit` is spent.
+    BACKOFF_LIMIT_EXCEEDED = "BackoffLimitExceeded"
+    #: The job ran longer than `runPolicy.activeDeadlineSeconds`.
+    DEADLINE_EXCEEDED = "DeadlineExceeded"
+    #: The group reported no progress for `runPolicy.progressDeadlineSeconds`.
+    PROGRESS_DEADLINE_EXCEEDED = "ProgressDeadlineExceeded"
+    #: The apiserver refused a child object the operator built from the spec.
+    INVALID_WORKERS = "InvalidWorkers"
+    #: A Job of the TrainJob's name that the TrainJob does not own is in the way.
+    JOB_NAME_TAKEN = "JobNameTaken"
+    #: The worker Job was deleted while the job was active.
+    JOB_DELETED = "JobDeleted"
+    #: A local run was interrupted (Ctrl-C).
+    INTERRUPTED = "Interrupted"

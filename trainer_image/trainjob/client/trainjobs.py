@@ -6,10 +6,9 @@ from collections.abc import Iterator
 from http import HTTPStatus
 from typing import Any
 
-from trainjob.cluster.connection import Cluster, ClusterError, api_errors
-from trainjob.contract import STOP_ANNOTATION
-from trainjob_operator.api.enums import Phase
-from trainjob_operator.api.names import GROUP, PLURAL, VERSION
+from trainjob.client.connection import Cluster, ClusterError, api_errors
+from trainjob_api.enums import Phase
+from trainjob_api.names import GROUP, PLURAL, STOP_ANNOTATION, VERSION
 
 #: Phases after which nothing changes a TrainJob any more.
 FINISHED_PHASES = frozenset(phase.value for phase in Phase if phase.finished)

@@ -6,8 +6,8 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
-from trainjob_operator.api.openapi import Schema
-from trainjob_operator.api.schema import TRAINJOB_SCHEMA
+from trainjob_api.openapi import Schema
+from trainjob_api.schema import TRAINJOB_SCHEMA
 
 
 def apply_defaults(manifest: Mapping[str, Any]) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from trainjob_operator.api.openapi import Schema, int_or_string, obj, string, string_map
+from trainjob_api.openapi import Schema, int_or_string, obj, string, string_map
 
 VENDORED = Path(__file__).with_name("core_v1_openapi.json")
 CORE = "io.k8s.api.core.v1."

@@ -13,9 +13,9 @@ import re
 from collections.abc import Iterator
 from typing import Any, NamedTuple
 
-from trainjob_operator.api.corev1 import PATTERN_DESCRIPTIONS
-from trainjob_operator.api.openapi import INT_OR_STRING, LIST_MAP_KEYS, LIST_TYPE, PRESERVE_UNKNOWN, Schema
-from trainjob_operator.api.paths import child, item
+from trainjob_api.corev1 import PATTERN_DESCRIPTIONS
+from trainjob_api.openapi import INT_OR_STRING, LIST_MAP_KEYS, LIST_TYPE, PRESERVE_UNKNOWN, Schema
+from trainjob_api.paths import child, item
 
 
 class Problem(NamedTuple):

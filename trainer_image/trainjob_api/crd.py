@@ -1,6 +1,6 @@
 """The TrainJob CustomResourceDefinition, rendered from `schema.TRAINJOB_SCHEMA`.
 
-`python -m trainjob_operator.api.crd` (or `hack/gen_crd.py`) writes every copy listed in
+`python -m trainjob_api.crd` (or `hack/gen_crd.py`) writes every copy listed in
 `GENERATED_COPIES`; with `--check` it only reports the copies that drifted from the schema.
 """
 
@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from trainjob_operator.api.names import (
+from trainjob_api.names import (
     API_VERSION,
     CATEGORIES,
     GROUP,
@@ -24,7 +24,7 @@ from trainjob_operator.api.names import (
     SINGULAR,
     VERSION,
 )
-from trainjob_operator.api.schema import TRAINJOB_SCHEMA
+from trainjob_api.schema import TRAINJOB_SCHEMA
 
 CRD_NAME = f"{PLURAL}.{GROUP}"
 #: Where the CRD is kept in the repository, relative to its root: `crds/` and the Helm chart's copy.
@@ -33,7 +33,7 @@ GENERATED_COPIES: tuple[str, ...] = (
     f"charts/trainjob-operator/crds/{GROUP}_{PLURAL}.yaml",
 )
 HEADER = (
-    "# Generated from operator/trainjob_operator/api/schema.py by hack/gen_crd.py: do not edit.\n"
+    "# Generated from trainer_image/trainjob_api/schema.py by hack/gen_crd.py: do not edit.\n"
     f"# {API_VERSION} {KIND}\n"
 )
 

@@ -16,8 +16,8 @@ from typing import Any
 import celpy
 from celpy import celtypes
 
-from trainjob_operator.api.openapi import INT_OR_STRING, VALIDATIONS, Schema
-from trainjob_operator.api.paths import join
+from trainjob_api.openapi import INT_OR_STRING, VALIDATIONS, Schema
+from trainjob_api.paths import join
 
 _OLD_SELF = re.compile(r"\boldSelf\b")
 

@@ -7,8 +7,8 @@ The small ones are written here with this project's descriptions and bounds; the
 
 from __future__ import annotations
 
-from trainjob_operator.api.coretypes import QUANTITY_PATTERN, core_type, quantity
-from trainjob_operator.api.openapi import Schema, array, boolean, integer, map_of, obj, string
+from trainjob_api.coretypes import QUANTITY_PATTERN, core_type, quantity
+from trainjob_api.openapi import Schema, array, boolean, integer, map_of, obj, string
 
 DNS_LABEL_PATTERN = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 #: The longest argument or environment value: Linux refuses a single one over 128 KiB

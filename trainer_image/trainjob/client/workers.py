@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 
-from trainjob.cluster.connection import Cluster, ClusterError, api_errors
-from trainjob_operator.api.names import COMPLETION_INDEX, LABEL_ATTEMPT, LABEL_NAME, WORKER_CONTAINER
+from trainjob.client.connection import Cluster, ClusterError, api_errors
+from trainjob_api.names import COMPLETION_INDEX, LABEL_ATTEMPT, LABEL_NAME, WORKER_CONTAINER
 
 TERMINAL_POD_PHASES = ("Succeeded", "Failed")
 

@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from trainjob_operator.api.paths import child, item
+from trainjob_api.paths import child, item
 
 #: A label value: at most 63 characters, alphanumeric at both ends, `-`, `_`, `.` inside; or empty.
 LABEL_VALUE = r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$"

@@ -8,7 +8,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from trainjob.status.merge import merge
+from trainjob.reporting.merge import merge
 
 
 class FileSink:
