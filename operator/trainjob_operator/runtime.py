@@ -1,4 +1,4 @@
-"""Running the operator: what `python -m trainjob_operator` and `trainjob operator` call."""
+"""Running the operator: what `python -m trainjob_operator` (the operator image's entry point) calls."""
 
 from __future__ import annotations
 

@@ -1,7 +1,8 @@
 """The environment contract between whoever starts a worker and the trainer inside it.
 
 The operator (in pods), the local runner (as processes) and torchrun all hand a worker the
-same variables; the trainer reads nothing else. See DESIGN.md, section 4.
+same variables; the trainer reads nothing else. The variables are the constants below; README.md
+("A TrainJob") and docs/trainer.md show them in use.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ import yaml
 from tests.chart import ARGOCD_HEALTH
 from tests.chart import argocd_health as health
 
-FIXTURES = Path(__file__).resolve().parents[1] / "data" / "trainjob-status"
+FIXTURES = Path(__file__).resolve().parents[2] / "data" / "trainjob-status"
 HEALTH_KEY = "resource.customizations.health.trainjob.dev_TrainJob"
 
 

@@ -6,7 +6,7 @@ import yaml
 
 from trainjob_api.crd import GENERATED_COPIES, crd_manifest, render, stale_copies
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_generated_crd_copies_are_up_to_date():

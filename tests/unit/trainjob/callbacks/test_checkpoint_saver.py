@@ -1,0 +1,55 @@
+"""CheckpointSaver: schedule, keepLast, atomic files, and a round trip that restores everything."""
+
+import pytest
+import torch
+
+from trainjob import TrainerConfig
+from trainjob.callbacks import (
+    CheckpointSaver,
+    EarlyStopping,
+    LRAdjuster,
+)
+from trainjob.checkpointing import CheckpointStore
+
+
+def test_checkpoint_saver_schedule_keep_last_and_atomic_files(make_trainer, tmp_path):
+    saver = CheckpointSaver(path=str(tmp_path), every_epochs=2, keep_last=2)
+    make_trainer(TrainerConfig(max_epochs=7, batch_size=8), callbacks=[saver]).fit()
+    assert [(f.epoch, f.batch) for f in saver.store.files()] == [(6, 0), (7, 0)]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f.path.name for f in saver.store.files()]
+    assert saver.latest_epoch == 7 and saver.latest_path.endswith("ckpt-e000007-b000000000.pt")
+
+
+def test_checkpoint_round_trip_restores_everything(make_trainer, tmp_path):
+    scheduler = LRAdjuster(lambda opt: torch.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5))
+    early = EarlyStopping(patience=50)
+    first = make_trainer(
+        TrainerConfig(max_epochs=2, batch_size=8),
+        callbacks=[scheduler, early, CheckpointSaver(path=str(tmp_path))],
+        lr=0.8,
+    )
+    first.fit()
+    payload = CheckpointStore.load(CheckpointStore(tmp_path, 3).latest().path)
+    assert (payload["epoch"], payload["batch"], payload["global_step"], payload["world_size"]) == (
+        2,
+        0,
+        16,
+        1,
+    )
+    assert set(payload["callbacks"]) == {"LRAdjuster", "EarlyStopping", "CheckpointSaver"}
+
+    scheduler2, early2 = (
+        LRAdjuster(lambda opt: torch.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5)),
+        EarlyStopping(patience=50),
+    )
+    second = make_trainer(
+        TrainerConfig(max_epochs=2, batch_size=8),
+        callbacks=[scheduler2, early2, CheckpointSaver(path=str(tmp_path))],
+        lr=0.8,
+    )
+    result = second.fit()
+    assert result.global_step == 16 and result.epochs_completed == 2
+    assert second.optimizer.param_groups[0]["lr"] == pytest.approx(0.2)
+    assert (early2.best, early2.best_epoch) == (early.best, early.best_epoch)
+    for a, b in zip(first.model.parameters(), second.model.parameters(), strict=True):
+        torch.testing.assert_close(a, b)
