@@ -21,7 +21,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 README = REPO / "README.md"
 KSTATUS_SH = REPO / "hack" / "kstatus.sh"
-#: TrainJobs as the apiserver returned them while the operator ran them (tests/unit/charts/test_gitops_verdicts.py).
+#: TrainJobs as the apiserver returned them while the operator ran them, one per README row.
 CAPTURES = REPO / "tests" / "data" / "trainjob-status"
 GITOPS_HEADING = "## GitOps: Argo CD, Flux, `kubectl wait`"
 #: The first cell of the row of a TrainJob the operator has not written a status for yet.
