@@ -13,6 +13,10 @@ hack/setup.sh
 started=$(date +%s)
 hack/controlplane.sh build
 echo "test.sh: control-plane binaries ready in $(( $(date +%s) - started ))s"
+# The kstatus checker the GitOps tests run (tests/unit/charts/test_gitops_verdicts.py), cached the same way.
+started=$(date +%s)
+hack/kstatus.sh build
+echo "test.sh: kstatus checker ready in $(( $(date +%s) - started ))s"
 status=0
 .venv/bin/python -m pytest "$@" || status=$?
 if [ "$status" -eq 5 ]; then

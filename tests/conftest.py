@@ -13,6 +13,7 @@ import pytest
 
 from tests.base_install import create_base_install
 from tests.cluster import BuildError, ControlPlane, TestNode, build_binaries
+from tests.gitops import Kstatus, build_kstatus
 
 # Property tests run derandomized and without an example database, so that every run (CI's
 # included) tries the same examples; HYPOTHESIS_PROFILE=explore searches afresh each run.
@@ -34,6 +35,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Build (or find cached) binaries before any test runs, so no per-test timeout covers a build."""
     if any("k8s_bin_dir" in item.fixturenames for item in items):
         _binaries()
+    if any("kstatus" in item.fixturenames for item in items):
+        build_kstatus()
 
 
 def _unavailable(reason: str) -> None:
@@ -50,6 +53,15 @@ def k8s_bin_dir() -> Path:
     if isinstance(bin_dir, BuildError):
         _unavailable(str(bin_dir))
     return bin_dir
+
+
+@pytest.fixture(scope="session")
+def kstatus() -> Kstatus:
+    """The kstatus checker (hack/kstatus.sh). It needs only Go, so it fails, never skips, without it."""
+    checker = build_kstatus()
+    if isinstance(checker, str):
+        pytest.fail(f"the kstatus checker could not be built: {checker}", pytrace=False)
+    return checker
 
 
 @pytest.fixture(scope="session")

@@ -10,11 +10,15 @@ status flips):
 - `EarlyStopped`: True when the job succeeded because the trainer's early stopping triggered
   (the reporter's `status.earlyStopping.triggered`).
 - `Ready`, `Reconciling`, `Stalled`: the summary that kstatus (Flux, `kubectl wait`, cli-utils)
-  and Argo CD read, with the semantics of a batch Job: `Reconciling` is True while the job is on
-  its way (Pending, Created, Running, Restarting: kstatus InProgress); `Stalled` is True when it
-  failed (kstatus Failed); `Ready` is True once it succeeded (kstatus Current, and what
-  `kubectl wait --for=condition=Ready` waits for). A suspended job is neither: it is where it
-  was asked to be. `Ready` and `Reconciling` are always present.
+  and Argo CD read, with the semantics of a batch Job: `Reconciling` is True while the job moves
+  on without anyone acting (Pending, Created, Running, Restarting, and Suspended while queued by
+  Kueue or resuming: kstatus InProgress); `Stalled` is True when it failed (kstatus Failed);
+  `Ready` is True once it succeeded (kstatus Current, and what `kubectl wait
+  --for=condition=Ready` waits for). A job held by its own `runPolicy.suspend` is where it was
+  asked to be and nothing moves it but a spec change, so kstatus must read it as Current: it
+  has no `Ready` condition then (kstatus reads a False `Ready` as InProgress, an absent one as
+  Current), and `Reconciling` is False. `Reconciling` is always present and carries the reason
+  and message of the latest transition; `Ready` is present except while held.
 """
 
 from __future__ import annotations
@@ -27,7 +31,8 @@ from trainjob_api.enums import ConditionType, Phase, Reason
 
 #: Phases in which the job is still on its way to success.
 IN_PROGRESS = frozenset({Phase.PENDING, Phase.CREATED, Phase.RUNNING, Phase.RESTARTING})
-#: Conditions written even while False, so that the summary is always readable.
+#: Conditions written even while False, so that the summary is always readable (`Ready`: except
+#: while held, see `held`).
 ALWAYS_PRESENT = frozenset({ConditionType.READY, ConditionType.RECONCILING})
 #: Conditions that, once True, keep their reason and message.
 STICKY = frozenset({ConditionType.CREATED})
@@ -44,18 +49,28 @@ class Transition:
     warning: bool = False
 
 
+def held(transition: Transition) -> bool:
+    """Whether the job is suspended by its own `runPolicy.suspend` (kstatus Current, Argo CD Suspended).
+
+    Only a spec change resumes it, so GitOps tools read it as settled; a job suspended for another
+    reason (Queued by Kueue, Resuming) moves on by itself.
+    """
+    return transition.phase is Phase.SUSPENDED and transition.reason == Reason.SUSPENDED
+
+
 def _wanted(
     transition: Transition, early_stop: tuple[str, str] | None
-) -> dict[ConditionType, tuple[bool, str, str]]:
-    """The (status, reason, message) each condition should have; absent ones stay as they are."""
+) -> dict[ConditionType, tuple[bool, str, str] | None]:
+    """The (status, reason, message) each condition should have; None removes one, unlisted ones stay."""
     phase = transition.phase
     live = (transition.reason, transition.message)
-    wanted = {
+    moving = phase in IN_PROGRESS or (phase is Phase.SUSPENDED and not held(transition))
+    wanted: dict[ConditionType, tuple[bool, str, str] | None] = {
         ConditionType.RUNNING: (phase is Phase.RUNNING, *live),
         ConditionType.SUSPENDED: (phase is Phase.SUSPENDED, *live),
         ConditionType.RESTARTING: (phase is Phase.RESTARTING, *live),
-        ConditionType.READY: (phase is Phase.SUCCEEDED, *live),
-        ConditionType.RECONCILING: (phase in IN_PROGRESS, *live),
+        ConditionType.READY: None if held(transition) else (phase is Phase.SUCCEEDED, *live),
+        ConditionType.RECONCILING: (moving, *live),
         ConditionType.STALLED: (phase is Phase.FAILED, *live),
     }
     if phase in (Phase.CREATED, Phase.RUNNING, Phase.SUSPENDED):
@@ -82,7 +97,11 @@ def render_conditions(
     `early_stop` is the (reason, message) of a triggered early stop, reported by the trainer.
     """
     by_type = {condition.get("type"): dict(condition) for condition in existing}
-    for type_, (holds, reason, message) in _wanted(transition, early_stop).items():
+    for type_, wanted in _wanted(transition, early_stop).items():
+        if wanted is None:
+            by_type.pop(str(type_), None)
+            continue
+        holds, reason, message = wanted
         current = by_type.get(type_)
         status = "True" if holds else "False"
         if current is None and not holds and type_ not in ALWAYS_PRESENT:
@@ -103,8 +122,8 @@ def render_conditions(
 
 
 def summary(conditions: Sequence[Mapping[str, Any]]) -> tuple[str, str]:
-    """The (reason, message) of the `Ready` condition: the reason of the latest transition."""
+    """The (reason, message) of the `Reconciling` condition: those of the latest transition."""
     for condition in conditions:
-        if condition.get("type") == ConditionType.READY:
+        if condition.get("type") == ConditionType.RECONCILING:
             return condition.get("reason", ""), condition.get("message", "")
     return "", ""

@@ -2,7 +2,8 @@
 
 The fixtures in tests/data/trainjob-status/ are TrainJobs as the apiserver returned them while
 the operator ran them on the test control plane: no status yet, Created, Running, Restarting,
-Failed (backoff limit spent), Succeeded and suspended.
+Failed (backoff limit spent), Succeeded, suspended and queued. The health of each, beside kstatus's
+verdict and against the README's GitOps table, is checked in test_gitops_verdicts.py.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 
 from tests.chart import ARGOCD_HEALTH
@@ -24,28 +24,6 @@ HEALTH_KEY = "resource.customizations.health.trainjob.dev_TrainJob"
 
 def fixture(name: str) -> dict[str, Any]:
     return json.loads((FIXTURES / f"{name}.json").read_text())
-
-
-@pytest.mark.parametrize(
-    ("name", "expected"),
-    [
-        ("crashes-nostatus", "Progressing"),
-        ("crashes-created", "Progressing"),
-        ("crashes-running", "Progressing"),
-        ("crashes-restarting", "Progressing"),
-        ("digits-run-running", "Progressing"),
-        ("crashes-failed", "Degraded"),
-        ("digits-run-succeeded", "Healthy"),
-        ("held-suspended", "Suspended"),
-    ],
-)
-def test_health_of_captured_trainjobs(name: str, expected: str) -> None:
-    trainjob = fixture(name)
-    phase = (trainjob.get("status") or {}).get("phase")
-    assert name.endswith((phase or "nostatus").lower()), "the fixture's name tells its phase"
-    status, message = health(trainjob)
-    assert status == expected, message
-    assert message.startswith(phase or "Waiting for the operator")
 
 
 def test_messages_carry_the_story() -> None:

@@ -422,12 +422,15 @@ def test_suspend_and_resume(world_factory):
     world.reconcile()
     assert world.phase == "Suspended"
     assert world.holds("Suspended") and not world.holds("Running") and not world.holds("Reconciling")
+    assert world.condition("Ready") is None, "held: settled for kstatus (see conditions.py)"
     assert "startTime" not in world.status, "cleared: the deadline restarts, the spec may change"
     assert world.status["observedGeneration"] == 2
     assert world.reconcile().patch_job is None, "applied once"
     world.edit_spec(runPolicy={"suspend": False})
     result = world.reconcile()
     assert result.patch_job["spec"] == {"suspend": False}
+    assert world.condition("Reconciling")["reason"] == "Resuming" and world.holds("Reconciling")
+    assert world.condition("Ready")["status"] == "False", "back as soon as the job moves on"
     world.suspend_job(False)
     world.start_pods()
     world.reconcile()
@@ -442,7 +445,13 @@ def test_created_suspended(world_factory):
     assert result.create[-1]["spec"]["suspend"] is True
     world.reconcile()
     assert world.phase == "Suspended"
-    assert world.condition("Ready")["message"] == "suspended by runPolicy.suspend"
+    reconciling = world.condition("Reconciling")
+    assert (reconciling["status"], reconciling["reason"], reconciling["message"]) == (
+        "False",
+        "Suspended",
+        "suspended by runPolicy.suspend",
+    )
+    assert world.condition("Ready") is None
 
 
 def test_kueue_owns_suspension(world_factory):
@@ -454,6 +463,7 @@ def test_kueue_owns_suspension(world_factory):
     world.reconcile()
     assert world.phase == "Suspended"
     assert world.condition("Ready")["reason"] == "Queued"
+    assert world.holds("Reconciling"), "queued: admitted without anyone acting, so in progress"
     world.suspend_job(False)  # Kueue admits the workload
     world.start_pods()
     assert world.reconcile().patch_job is None, "the operator does not fight Kueue"
