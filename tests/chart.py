@@ -127,10 +127,19 @@ def running_pods(cp: ControlPlane, namespace: str, release: str, count: int) -> 
     return wait_until(running, f"{count} running operator pod(s) of {release}")
 
 
-def install(cp: ControlPlane, release: str, namespace: str, *values: str, command: str = "install") -> None:
-    """`helm install` (or `helm upgrade`, to these values and the chart's defaults) and wait for it."""
+def install(cp: ControlPlane, release: str, namespace: str, *values: str) -> None:
+    """`helm install` with these `--set` values, and wait for it."""
+    _release(cp, ["install", release], namespace, values)
+
+
+def upgrade(cp: ControlPlane, release: str, namespace: str, *values: str) -> None:
+    """`helm upgrade` to the chart's defaults and these `--set` values (none kept from before), and wait."""
+    _release(cp, ["upgrade", release, "--reset-values"], namespace, values)
+
+
+def _release(cp: ControlPlane, command: list[str], namespace: str, values: Iterable[str]) -> None:
     sets = [f"--set={value}" for value in values]
-    cp.helm(command, release, str(CHART), "-n", namespace, "--wait", "--timeout=240s", *sets, timeout=300)
+    cp.helm(*command, str(CHART), "-n", namespace, "--wait", "--timeout=240s", *sets, timeout=300)
 
 
 @contextlib.contextmanager

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.chart import install, installed, permission_denials, running_pods
+from tests.chart import installed, permission_denials, running_pods, upgrade
 from tests.cluster import ApiError, ControlPlane, Kube, TestNode
 from tests.e2e.convergence import QUICK, trainjobs
 from tests.e2e.support import TRAINJOBS, assert_succeeded, wait_for_status, wait_until, worker_manifest
@@ -163,13 +163,13 @@ def test_a_user_who_may_create_pods_is_admitted_and_the_operator_works_as_before
     and the operator deletes the job after its TTL: none of the operator's writes is refused."""
     cp = control_plane
     bob = grant(cp, namespace, "bob", TRAINJOB_RIGHTS, POD_RIGHTS)
-    command = ["python", "tests/workers/tiny_regression.py", "--out", str(tmp_path / "out"), "--epochs", "2"]
+    command = ["python", "tests/workers/tiny_regression.py", "--out", str(tmp_path / "out"), "--epochs", "1"]
     manifest = worker_manifest(
         "crash-once",
         namespace,
         [*command, "--crash-rank", "1", "--crash-step", "3"],
         numNodes=2,
-        maxEpochs=2,
+        maxEpochs=1,
         env=[{"name": "TRAINJOB_STATUS_INTERVAL_SECONDS", "value": "0.5"}],
         runPolicy={"backoffLimit": 1, "ttlSecondsAfterFinished": 5},
         podTemplate={"terminationGracePeriodSeconds": 1},
@@ -179,7 +179,7 @@ def test_a_user_who_may_create_pods_is_admitted_and_the_operator_works_as_before
     status = wait_for_status(cp, namespace, "crash-once", timeout=240)
     assert_succeeded(cp, namespace, status, test_node)
     assert status["restarts"] == 1
-    assert status["progress"]["epoch"] == status["progress"]["totalEpochs"] == 2
+    assert status["progress"]["epoch"] == status["progress"]["totalEpochs"] == 1
 
     wait_until(
         lambda: not trainjobs(cp, namespace), "the operator to delete the job after its TTL", timeout=60
@@ -250,15 +250,15 @@ def test_the_switches_turn_the_checks_on_and_off(
     refused(alice, jobs["service-account"], CREATOR_POLICY)
     try:
         # The finer checks in every namespace, the label or not.
-        install(cp, RELEASE, chart, "creatorPolicy.strictEverywhere=true", command="upgrade")
+        upgrade(cp, RELEASE, chart, "creatorPolicy.strictEverywhere=true")
         assert "bob may not impersonate" in refused(bob, jobs["service-account"], REFERENCES_POLICY)
         # Off: whoever may create TrainJobs has the operator create their pods, as any account.
-        install(cp, RELEASE, chart, "creatorPolicy.enabled=false", command="upgrade")
+        upgrade(cp, RELEASE, chart, "creatorPolicy.enabled=false")
         wait_until(
             lambda: admitted(alice, jobs["service-account"]), "alice's TrainJob to be admitted", timeout=60
         )
         assert [name for name, job in jobs.items() if not admitted(alice, job)] == []
         assert admission(alice, jobs["service-account"], dry_run=False) is None
     finally:
-        install(cp, RELEASE, chart, command="upgrade")
+        upgrade(cp, RELEASE, chart)
     refused(alice, jobs["secret-volume"], CREATOR_POLICY)

@@ -309,7 +309,7 @@ def test_image_digest_pins_the_image(helm: Cli) -> None:
         (["operator.logFormat=xml"], "logFormat"),
         (["image.digest=latest"], "digest"),
         (["watchNamespaces={Team_A}"], "watchNamespaces"),
-        (["creatorPolicy.enabled=yes"], "creatorPolicy.enabled"),
+        (["creatorPolicy.enabled=yes"], "/creatorPolicy/enabled': got string, want boolean"),
         (["creatorPolicy.strict=true"], "additional properties 'strict' not allowed"),
     ],
 )
