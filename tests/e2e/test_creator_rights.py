@@ -167,8 +167,8 @@ def test_a_user_who_may_create_pods_is_admitted_and_the_operator_works_as_before
     manifest = worker_manifest(
         "crash-once",
         namespace,
-        [*command, "--crash-rank", "1", "--crash-step", "3"],
-        numNodes=2,
+        [*command, "--crash-rank", "0", "--crash-step", "3"],
+        numNodes=1,
         maxEpochs=1,
         env=[{"name": "TRAINJOB_STATUS_INTERVAL_SECONDS", "value": "0.5"}],
         runPolicy={"backoffLimit": 1, "ttlSecondsAfterFinished": 5},
