@@ -4,7 +4,8 @@ real control plane.
 The chart is installed once (its operator runs as a pod on the test node, with the chart's RBAC
 only). Users authenticate with client certificates and hold only the Roles each test gives them:
 alice may use TrainJobs only, bob may also create pods, carol may also act as one ServiceAccount
-and read some Secrets. The policies' switches are turned with `helm upgrade` in the last test.
+and read some Secrets, dana may create pods and read every Secret. The policies' switches are
+turned with `helm upgrade` in the last test.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ TRAINJOB_RIGHTS = {
     "verbs": ["create", "get", "list", "watch", "patch"],
 }
 POD_RIGHTS = {"apiGroups": [""], "resources": ["pods"], "verbs": ["create"]}
+SECRET_RIGHTS = {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]}
 #: The ServiceAccount that may read the namespace's Secrets, and the Secrets.
 READER = "secret-reader"
 SECRETS = [f"secret-{index}" for index in range(17)]
@@ -59,7 +61,7 @@ def secrets(control_plane: ControlPlane, namespace: str) -> None:
         cp,
         namespace,
         READER,
-        {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]},
+        SECRET_RIGHTS,
         kind="ServiceAccount",
     )
 
@@ -238,6 +240,9 @@ def test_a_strict_namespace_allows_only_the_creators_own_service_accounts_and_se
     )
     too_many = trainjob(namespace, "too-many", env=[from_secret(f"V{i}", SECRETS[i % 8]) for i in range(17)])
     assert "this TrainJob references 17 Secrets" in refused(carol, too_many, REFERENCES_POLICY)
+    # Whoever may read every Secret of the namespace may reference more.
+    dana = grant(cp, namespace, "dana", TRAINJOB_RIGHTS, POD_RIGHTS, SECRET_RIGHTS)
+    assert admitted(dana, trainjob(namespace, "all", env=env))
 
 
 def test_the_switches_turn_the_checks_on_and_off(
