@@ -3,10 +3,11 @@ installing releases on the control plane, and running the Lua health check."""
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import re
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -68,12 +69,16 @@ def render(helm: Cli, *values: str, release: str = "op", namespace: str = "ops")
     return [document for document in yaml.safe_load_all(result.stdout) if document]
 
 
-def only(objects: Iterable[dict[str, Any]], kind: str, namespace: str | None = None) -> dict[str, Any]:
-    """The one object of this kind (in this namespace, if given)."""
+def only(
+    objects: Iterable[dict[str, Any]], kind: str, namespace: str | None = None, name: str | None = None
+) -> dict[str, Any]:
+    """The one object of this kind (in this namespace, with this name, if given)."""
     found = [
         obj
         for obj in objects
-        if obj["kind"] == kind and (namespace is None or obj["metadata"].get("namespace") == namespace)
+        if obj["kind"] == kind
+        and (namespace is None or obj["metadata"].get("namespace") == namespace)
+        and (name is None or obj["metadata"]["name"] == name)
     ]
     assert len(found) == 1, f"expected one {kind}, found {len(found)}"
     return found[0]
@@ -123,8 +128,30 @@ def running_pods(cp: ControlPlane, namespace: str, release: str, count: int) -> 
 
 
 def install(cp: ControlPlane, release: str, namespace: str, *values: str) -> None:
+    """`helm install` with these `--set` values, and wait for it."""
+    _release(cp, ["install", release], namespace, values)
+
+
+def upgrade(cp: ControlPlane, release: str, namespace: str, *values: str) -> None:
+    """`helm upgrade` to the chart's defaults and these `--set` values (none kept from before), and wait."""
+    _release(cp, ["upgrade", release, "--reset-values"], namespace, values)
+
+
+def _release(cp: ControlPlane, command: list[str], namespace: str, values: Iterable[str]) -> None:
     sets = [f"--set={value}" for value in values]
-    cp.helm("install", release, str(CHART), "-n", namespace, "--wait", "--timeout=240s", *sets, timeout=300)
+    cp.helm(*command, str(CHART), "-n", namespace, "--wait", "--timeout=240s", *sets, timeout=300)
+
+
+@contextlib.contextmanager
+def installed(cp: ControlPlane, release: str, *values: str) -> Iterator[str]:
+    """The chart installed (with these values) in a fresh namespace that enforces the restricted
+    standard, for the block; its namespace."""
+    namespace = restricted_namespace(cp, "ops")
+    install(cp, release, namespace, *values)
+    try:
+        yield namespace
+    finally:
+        uninstall(cp, release, namespace)
 
 
 def uninstall(cp: ControlPlane, release: str, namespace: str) -> None:

@@ -21,12 +21,10 @@ from tests.chart import (
     KOPF_OBSERVATION,
     WORKLOAD,
     argocd_health,
-    install,
+    installed,
     permission_denials,
     permissions,
-    restricted_namespace,
     running_pods,
-    uninstall,
 )
 from tests.cluster import ApiError, ControlPlane, TestNode
 from tests.e2e.support import (
@@ -46,10 +44,8 @@ RELEASE = "tj"
 @pytest.fixture(scope="module")
 def chart(control_plane: ControlPlane, test_node: TestNode) -> Iterator[str]:
     """The chart installed with its default values (watching every namespace); its namespace."""
-    namespace = restricted_namespace(control_plane, "ops")
-    install(control_plane, RELEASE, namespace)
-    yield namespace
-    uninstall(control_plane, RELEASE, namespace)
+    with installed(control_plane, RELEASE) as namespace:
+        yield namespace
 
 
 def operator_log(node: TestNode, namespace: str, pod: dict[str, Any]) -> str:

@@ -32,6 +32,10 @@ from trainjob_api.status_fields import REPORTER_FIELDS
 pytestmark = pytest.mark.integration
 
 SERVICE_ACCOUNT = "system:serviceaccount:ops:op-trainjob-operator"
+STATUS_POLICY = "op-trainjob-operator-status-fields"
+CREATOR_POLICY = "op-trainjob-operator-creator-rights"
+REFERENCES_POLICY = "op-trainjob-operator-creator-references"
+POLICIES = (STATUS_POLICY, CREATOR_POLICY, REFERENCES_POLICY)
 
 
 @pytest.fixture(scope="module")
@@ -39,6 +43,11 @@ def helm(k8s_bin_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     home = tmp_path_factory.mktemp("helm")
     env = {f"HELM_{kind}_HOME": str(home / kind.lower()) for kind in ("CACHE", "CONFIG", "DATA")}
     yield Cli(k8s_bin_dir / "helm", {"HOME": str(home), **env})
+
+
+def policy_names(objects: list[dict[str, Any]]) -> set[str]:
+    """The names of the ValidatingAdmissionPolicies among the objects."""
+    return {obj["metadata"]["name"] for obj in objects if obj["kind"] == "ValidatingAdmissionPolicy"}
 
 
 def operator_container(objects: list[dict[str, Any]]) -> dict[str, Any]:
@@ -70,6 +79,10 @@ def test_default_profile_one_standalone_operator_for_every_namespace(helm: Cli) 
         "Service",
         "ServiceAccount",
         "ValidatingAdmissionPolicy",
+        "ValidatingAdmissionPolicy",
+        "ValidatingAdmissionPolicy",
+        "ValidatingAdmissionPolicyBinding",
+        "ValidatingAdmissionPolicyBinding",
         "ValidatingAdmissionPolicyBinding",
     ]
     deployment = only(objects, "Deployment")
@@ -145,10 +158,11 @@ def test_single_namespace_profile_grants_the_workload_rules_only_there(helm: Cli
     assert binding["subjects"] == [
         {"kind": "ServiceAccount", "name": "op-trainjob-operator", "namespace": "ops"}
     ]
-    policy = only(objects, "ValidatingAdmissionPolicy")
-    assert policy["spec"]["matchConstraints"]["namespaceSelector"]["matchExpressions"] == [
-        {"key": "kubernetes.io/metadata.name", "operator": "In", "values": ["team-a"]}
-    ]
+    for policy in POLICIES:
+        spec = only(objects, "ValidatingAdmissionPolicy", name=policy)["spec"]
+        assert spec["matchConstraints"]["namespaceSelector"]["matchExpressions"] == [
+            {"key": "kubernetes.io/metadata.name", "operator": "In", "values": ["team-a"]}
+        ], policy
 
 
 def test_ha_profile_elects_one_of_two_replicas_and_keeps_one_through_disruptions(helm: Cli) -> None:
@@ -199,7 +213,7 @@ def test_service_monitor_profile_scrapes_the_metrics_service(helm: Cli) -> None:
 
 def test_status_policy_exempts_only_the_operator_and_allows_only_the_reporter_fields(helm: Cli) -> None:
     objects = render(helm)
-    policy = only(objects, "ValidatingAdmissionPolicy")["spec"]
+    policy = only(objects, "ValidatingAdmissionPolicy", name=STATUS_POLICY)["spec"]
     assert policy["failurePolicy"] == "Fail"
     assert policy["matchConstraints"]["resourceRules"] == [
         {
@@ -213,12 +227,59 @@ def test_status_policy_exempts_only_the_operator_and_allows_only_the_reporter_fi
     assert f"!= '{SERVICE_ACCOUNT}'" in condition["expression"]
     owned = next(variable for variable in policy["variables"] if variable["name"] == "owned")
     assert owned["expression"] == repr(list(REPORTER_FIELDS)).replace('"', "'")
-    binding = only(objects, "ValidatingAdmissionPolicyBinding")["spec"]
-    assert binding == {
-        "policyName": only(objects, "ValidatingAdmissionPolicy")["metadata"]["name"],
-        "validationActions": ["Deny"],
+    binding = only(objects, "ValidatingAdmissionPolicyBinding", name=STATUS_POLICY)["spec"]
+    assert binding == {"policyName": STATUS_POLICY, "validationActions": ["Deny"]}
+    assert STATUS_POLICY not in policy_names(render(helm, "statusPolicy.enabled=false"))
+
+
+def test_creator_policies_check_creates_and_spec_changes_of_trainjobs_only(helm: Cli) -> None:
+    objects = render(helm)
+    for name in (CREATOR_POLICY, REFERENCES_POLICY):
+        policy = only(objects, "ValidatingAdmissionPolicy", name=name)["spec"]
+        assert policy["failurePolicy"] == "Fail"
+        # The main resource only: status writes (a subresource) are not matched.
+        assert policy["matchConstraints"]["resourceRules"] == [
+            {
+                "apiGroups": ["trainjob.dev"],
+                "apiVersions": ["*"],
+                "operations": ["CREATE", "UPDATE"],
+                "resources": ["trainjobs"],
+            }
+        ]
+        assert policy["matchConditions"] == [
+            {
+                "name": "creates-or-changes-the-spec",
+                "expression": "oldObject == null || object.spec != oldObject.spec",
+            }
+        ]
+    (pods,) = only(objects, "ValidatingAdmissionPolicy", name=CREATOR_POLICY)["spec"]["validations"]
+    assert "resource('pods').namespace(request.namespace).check('create')" in pods["expression"]
+    assert "may not create pods in namespace" in pods["messageExpression"]
+    binding = only(objects, "ValidatingAdmissionPolicyBinding", name=CREATOR_POLICY)["spec"]
+    assert binding == {"policyName": CREATOR_POLICY, "validationActions": ["Deny"]}
+    assert policy_names(render(helm, "creatorPolicy.enabled=false")) == {STATUS_POLICY}
+
+
+def test_finer_checks_apply_in_labelled_namespaces_or_everywhere(helm: Cli) -> None:
+    objects = render(helm)
+    binding = only(objects, "ValidatingAdmissionPolicyBinding", name=REFERENCES_POLICY)["spec"]
+    assert binding["matchResources"] == {
+        "namespaceSelector": {"matchLabels": {"trainjob.dev/creator-rights": "strict"}}
     }
-    assert "ValidatingAdmissionPolicy" not in kinds(render(helm, "statusPolicy.enabled=false"))
+    everywhere = render(helm, "creatorPolicy.strictEverywhere=true")
+    binding = only(everywhere, "ValidatingAdmissionPolicyBinding", name=REFERENCES_POLICY)["spec"]
+    assert binding == {"policyName": REFERENCES_POLICY, "validationActions": ["Deny"]}
+
+    validations = only(objects, "ValidatingAdmissionPolicy", name=REFERENCES_POLICY)["spec"]["validations"]
+    service_account, cap, *secrets = validations
+    assert "check('impersonate')" in service_account["expression"]
+    assert "size(variables.secrets) <= 16 ||" in cap["expression"]
+    # One authorizer check per expression (the apiserver allows two), one per Secret of the first 16.
+    assert len(secrets) == 16
+    for index, validation in enumerate(secrets):
+        assert validation["expression"].count("check(") == 1
+        assert f".name(variables.secrets[{index}]).check('get')" in validation["expression"]
+        assert f"may not get Secret ' + variables.secrets[{index}]" in validation["messageExpression"]
 
 
 def test_image_digest_pins_the_image(helm: Cli) -> None:
@@ -240,6 +301,8 @@ def test_image_digest_pins_the_image(helm: Cli) -> None:
         (["operator.logFormat=xml"], "logFormat"),
         (["image.digest=latest"], "digest"),
         (["watchNamespaces={Team_A}"], "watchNamespaces"),
+        (["creatorPolicy.enabled=yes"], "/creatorPolicy/enabled': got string, want boolean"),
+        (["creatorPolicy.strict=true"], "additional properties 'strict' not allowed"),
     ],
 )
 def test_bad_values_are_refused_with_a_reason(helm: Cli, values: list[str], error: str) -> None:

@@ -45,6 +45,34 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end }}
 {{- end }}
 
+{{/* The admission policies' namespaceSelector: only the watched namespaces, if they are listed. */}}
+{{- define "trainjob-operator.policyNamespaces" -}}
+{{- with .Values.watchNamespaces -}}
+namespaceSelector:
+  matchExpressions:
+    - key: kubernetes.io/metadata.name
+      operator: In
+      values:
+        {{- toYaml . | nindent 8 }}
+{{- end }}
+{{- end }}
+
+{{/* What the creator policies check: a TrainJob created, or its spec changed (creatorpolicy.yaml). */}}
+{{- define "trainjob-operator.creatorMatch" -}}
+matchConstraints:
+  resourceRules:
+    - apiGroups: [trainjob.dev]
+      apiVersions: ["*"]
+      operations: [CREATE, UPDATE]
+      resources: [trainjobs]
+  {{- with include "trainjob-operator.policyNamespaces" . }}{{ nindent 2 . }}{{ end }}
+# Writes that leave the spec alone (the operator's finalizers and annotations, a stop request)
+# create no pods and are not checked; nor are status writes (a subresource, not matched).
+matchConditions:
+  - name: creates-or-changes-the-spec
+    expression: "oldObject == null || object.spec != oldObject.spec"
+{{- end }}
+
 {{/* Whether the operator watches every namespace ("true" or ""). */}}
 {{- define "trainjob-operator.clusterwide" -}}
 {{- if not .Values.watchNamespaces }}true{{ end }}
