@@ -147,12 +147,16 @@ def plan(
     )
 
 
-def failed_to_create(trainjob: Body, kind: str, message: str, now: datetime.datetime) -> Plan:
-    """The plan when the apiserver rejected a child as invalid: the TrainJob fails for good."""
+def failed_to_create(trainjob: Body, reason: Reason, message: str, now: datetime.datetime) -> Plan:
+    """The plan when a child cannot be made: the TrainJob fails for good.
+
+    The apiserver rejected the child as invalid, or an object that is not the TrainJob's holds
+    its name.
+    """
     trainjob = apply_defaults(trainjob)
     restarts = int((trainjob.get("status") or {}).get("restarts") or 0)
-    failure = WorkerFailure(Reason.INVALID_WORKERS, f"the apiserver rejected the {kind}: {message}")
-    transition = Transition(Phase.FAILED, Reason.INVALID_WORKERS, failure.message, warning=True)
+    failure = WorkerFailure(reason, message)
+    transition = Transition(Phase.FAILED, reason, message, warning=True)
     decision = _Decision(transition, restarts, failure, completion_time=timestamp(now))
     return _render(trainjob, decision, Observation(JobState.MISSING, {}), now)
 

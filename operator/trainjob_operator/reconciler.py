@@ -22,13 +22,13 @@ from typing import Any, TypeVar
 
 from kubernetes.client.exceptions import ApiException
 
-from trainjob_api.enums import Phase
+from trainjob_api.enums import Phase, Reason
 from trainjob_api.names import LABEL_NAME, job_name
-from trainjob_operator.kube import JOBS, TRAINJOBS, KubeApi, error_message
+from trainjob_operator.kube import JOBS, RESOURCES_BY_KIND, TRAINJOBS, KubeApi, error_message
 from trainjob_operator.metrics import Metrics
 from trainjob_operator.planner import Event, Plan, failed_to_create, plan
 from trainjob_operator.status.failures import FAILED_CREATE
-from trainjob_operator.status.observe import awaits_pods
+from trainjob_operator.status.observe import awaits_pods, controller_uid
 from trainjob_operator.watch_cache import WatchCache
 
 #: Posts an Event on a TrainJob (kopf.event in the operator).
@@ -199,7 +199,8 @@ class Reconciler:
         """Create the plan's children: the Job's identity and Service at once, then the Job.
 
         Returns the plan, or the plan of a failed TrainJob when the apiserver rejected a child as
-        invalid (then no Job is created); any other error propagates.
+        invalid or a child's name is held by an object that is not the TrainJob's (then no Job is
+        created); any other error propagates.
         """
         namespace, name = trainjob["metadata"]["namespace"], trainjob["metadata"]["name"]
         job = [child for child in result.create if child["kind"] == "Job"]
@@ -207,11 +208,31 @@ class Reconciler:
             outcomes = await asyncio.gather(*map(self._api.create, batch), return_exceptions=True)
             for child, outcome in zip(batch, outcomes, strict=True):
                 if isinstance(outcome, ApiException) and outcome.status in INVALID:
-                    return failed_to_create(trainjob, child["kind"], error_message(outcome), _now())
+                    message = f"the apiserver rejected the {child['kind']}: {error_message(outcome)}"
+                    return failed_to_create(trainjob, Reason.INVALID_WORKERS, message, _now())
             for child, outcome in zip(batch, outcomes, strict=True):
                 if isinstance(outcome, BaseException):
                     raise outcome
                 if child["kind"] == "Job":
                     self._remember_job(namespace, name, outcome)
                     self._cache.wrote_job((namespace, name), outcome)
+                elif outcome is None and (taken := await self._foreign(trainjob, child)):
+                    return failed_to_create(trainjob, Reason.CHILD_NAME_TAKEN, taken, _now())
         return result
+
+    async def _foreign(self, trainjob: Mapping[str, Any], child: Mapping[str, Any]) -> str | None:
+        """Why an existing object of the child's name is not the TrainJob's to use, if it is not.
+
+        A create answered 409 finds the object a first reconcile made, or someone else's: a
+        ServiceAccount of that name would give the workers another identity than the one the
+        TrainJob's creator was allowed (the creator-rights policy checks the spec, not this).
+        (The Job of a foreign owner is handled by the planner: it waits for it to go.)
+        """
+        kind, metadata = child["kind"], child["metadata"]
+        existing = await self._api.get(RESOURCES_BY_KIND[kind], metadata["namespace"], metadata["name"])
+        if existing is None or controller_uid(existing) == trainjob["metadata"].get("uid"):
+            return None
+        return (
+            f"a {kind} named {metadata['name']!r} already exists and does not belong to this TrainJob; "
+            "delete it or rename the TrainJob"
+        )

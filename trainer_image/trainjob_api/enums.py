@@ -118,6 +118,9 @@ class Reason(StrEnum):
     INVALID_WORKERS = "InvalidWorkers"
     #: A Job of the TrainJob's name that the TrainJob does not own is in the way.
     JOB_NAME_TAKEN = "JobNameTaken"
+    #: A ServiceAccount, Role, RoleBinding or Service of a child's name exists and is not the
+    #: TrainJob's: the workers would run with someone else's identity, so the job fails.
+    CHILD_NAME_TAKEN = "ChildNameTaken"
     #: The worker Job was deleted while the job was active.
     JOB_DELETED = "JobDeleted"
     #: A local run was interrupted (Ctrl-C).

@@ -4,6 +4,7 @@ import datetime
 
 import pytest
 
+from trainjob_api.enums import Reason
 from trainjob_operator.planner import BACKGROUND, FOREGROUND, Plan, failed_to_create, plan
 from trainjob_operator.status.observe import awaits_pods
 from trainjob_operator.timing import remaining_deadline
@@ -551,9 +552,8 @@ def test_without_ttl_the_trainjob_stays(world_factory):
 
 def test_failed_to_create(trainjob_factory):
     now = datetime.datetime(2024, 5, 1, tzinfo=datetime.UTC)
-    result = failed_to_create(
-        trainjob_factory(), "Job", 'spec.template.spec.volumes[0]: Invalid value: "x"', now
-    )
+    message = 'the apiserver rejected the Job: spec.template.spec.volumes[0]: Invalid value: "x"'
+    result = failed_to_create(trainjob_factory(), Reason.INVALID_WORKERS, message, now)
     assert result.status["phase"] == "Failed"
     assert result.status["failure"]["reason"] == "InvalidWorkers"
     conditions = {condition["type"]: condition for condition in result.status["conditions"]}

@@ -155,6 +155,32 @@ async def test_an_invalid_role_fails_the_trainjob_and_no_job_is_created(cluster,
 
 
 @pytest.mark.asyncio
+async def test_a_service_account_of_the_reporters_name_that_is_not_the_trainjobs_fails_it(
+    cluster, reconciler, events
+):
+    privileged = {"metadata": {"name": "mnist-reporter", "namespace": "ml", "uid": "sa-1"}}
+    cluster.objects["v1/serviceaccounts", "ml", "mnist-reporter"] = privileged
+    add_trainjob(cluster)
+    await reconciler.reconcile("ml", "mnist")
+    status = stored(cluster, TRAINJOBS, "mnist")["status"]
+    assert status["phase"] == "Failed" and status["failure"]["reason"] == "ChildNameTaken"
+    assert "a ServiceAccount named 'mnist-reporter' already exists" in status["failure"]["message"]
+    assert stored(cluster, JOBS, "mnist") is None, "no worker runs as someone else's ServiceAccount"
+
+
+@pytest.mark.asyncio
+async def test_children_a_first_reconcile_made_are_used_again(cluster, reconciler):
+    add_trainjob(cluster)
+    await reconciler.reconcile("ml", "mnist")
+    job = stored(cluster, JOBS, "mnist")
+    del cluster.objects[JOBS, "ml", "mnist"]
+    cluster.objects[TRAINJOBS, "ml", "mnist"] = {**stored(cluster, TRAINJOBS, "mnist"), "status": {}}
+    await reconciler.reconcile("ml", "mnist")
+    assert stored(cluster, TRAINJOBS, "mnist")["status"]["phase"] != "Failed"
+    assert stored(cluster, JOBS, "mnist")["spec"] == job["spec"]
+
+
+@pytest.mark.asyncio
 async def test_a_transient_error_on_a_child_propagates_and_the_retry_completes(cluster, reconciler):
     cluster["post /api/v1/namespaces/ml/services"] << km.KubernetesError
     add_trainjob(cluster)
