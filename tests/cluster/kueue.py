@@ -24,6 +24,8 @@ from tests.cluster.controlplane import ControlPlane, free_port
 from tests.cluster.processes import spawn, stop
 
 NAMESPACE = "kueue-system"
+#: Where Kueue reads its metrics server's certificate when it does not manage certificates itself.
+METRICS_CERTS = "/etc/kueue/metrics/certs"
 #: The webhooks kept: those of batch/v1 Jobs and of Kueue's own kinds.
 WEBHOOK_PATHS = ("-batch-v1-job", "-kueue-x-k8s-io-")
 
@@ -65,8 +67,17 @@ class Kueue:
         (certs / "tls.key").write_bytes(Path(key).read_bytes())
         config = self.work / "config.yaml"
         config.write_text(yaml.safe_dump(self._configuration(host, webhook_port, health_port, certs)))
+        # Without its internal certificate manager, Kueue reads its metrics server's certificate from
+        # a fixed path, where its Deployment mounts a Secret: here a bind mount of the test PKI's
+        # certificate, in a mount namespace of Kueue's own.
+        # The on-demand visibility API (an aggregated API server of its own) is not used here.
+        kueue = (
+            f"exec {self.dir / 'bin' / 'kueue'} --config={config} --zap-log-level=2"
+            " --feature-gates=VisibilityOnDemand=false"
+        )
+        mount = f"mkdir -p {METRICS_CERTS} && mount --bind {certs} {METRICS_CERTS} && {kueue}"
         self.process = spawn(
-            [str(self.dir / "bin" / "kueue"), f"--config={config}", "--zap-log-level=2"],
+            ["unshare", "--mount", "--propagation", "private", "sh", "-c", mount],
             log=self.log,
             env={"KUBECONFIG": str(self.cp.kubeconfig), "NAMESPACE": NAMESPACE, "PATH": "/usr/bin:/bin"},
         )
