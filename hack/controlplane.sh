@@ -4,12 +4,15 @@
 #   hack/controlplane.sh build     build what is missing (instant when cached), print the bin dir
 #   hack/controlplane.sh bin-dir   print the bin dir (no build)
 #   hack/controlplane.sh versions  print the pinned versions
+#   hack/controlplane.sh kueue-dir print Kueue's directory (bin/kueue, its CRDs and webhooks)
 #   hack/controlplane.sh up        build, then run a control plane + test node until Ctrl-C
 #                                  (python -m tests.cluster; needs root and the project's venv)
 #
 # Everything is built from Go modules with the local Go toolchain: a throwaway module
 # requiring k8s.io/kubernetes with every k8s.io/* staging module pinned by `replace`,
-# etcd from go.etcd.io/etcd/server/v3 and helm from helm.sh/helm/v3.
+# etcd from go.etcd.io/etcd/server/v3 and helm from helm.sh/helm/v3. Kueue (the queue controller
+# the tests run against) from sigs.k8s.io/kueue, cached apart so that a new Kueue pin never
+# rebuilds Kubernetes.
 set -euo pipefail
 
 K8S_VERSION="v1.36.3"
@@ -23,6 +26,8 @@ STAMP="$BIN/.versions"  # written when every binary is built
 LOG="$ROOT/build.log"  # go's output; its tail is shown when a build fails
 PINS="k8s=$K8S_VERSION etcd=$ETCD_VERSION helm=$HELM_VERSION"
 K8S_CMDS=(kube-apiserver kube-controller-manager kube-scheduler kubectl)
+KUEUE_VERSION="v0.17.0"
+KUEUE="$CACHE/kueue-$KUEUE_VERSION"  # bin/kueue, crds/, webhooks.yaml; .version when complete
 
 export GOFLAGS="-mod=mod -buildvcs=false"
 export GOTOOLCHAIN=local
@@ -106,14 +111,34 @@ build_helm() {
     helm.sh/helm/v3/cmd/helm
 }
 
+have_kueue() { [[ -f "$KUEUE/.version" && "$(cat "$KUEUE/.version")" == "$KUEUE_VERSION" ]]; }
+
+# Kueue's controller, its CRDs and its webhook configurations, from the module of the pinned release.
+build_kueue() {
+  have_kueue && return
+  local mod="$KUEUE/src" source
+  rm -rf "$KUEUE/bin" "$KUEUE/crds"
+  mkdir -p "$mod" "$KUEUE/bin" "$KUEUE/crds"
+  printf 'module trainjob.local/kueue-build\n\ngo 1.26.0\n\nrequire sigs.k8s.io/kueue %s\n' "$KUEUE_VERSION" >"$mod/go.mod"
+  : >"$mod/go.sum"
+  log "building kueue $KUEUE_VERSION"
+  go_build "$mod" "$KUEUE/bin/kueue" "-X sigs.k8s.io/kueue/pkg/version.GitVersion=$KUEUE_VERSION" \
+    sigs.k8s.io/kueue/cmd/kueue
+  source="$(cd "$mod" && go mod download -json "sigs.k8s.io/kueue@$KUEUE_VERSION" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')"
+  cp "$source"/config/components/crd/bases/*.yaml "$KUEUE/crds/"
+  cp "$source/config/components/webhook/manifests.yaml" "$KUEUE/webhooks.yaml"
+  echo "$KUEUE_VERSION" >"$KUEUE/.version"
+}
+
 build() {
-  if have_all; then echo "$BIN"; return; fi
+  if have_all && have_kueue; then echo "$BIN"; return; fi
   command -v go >/dev/null || { log "go is not installed: cannot build the control plane"; exit 1; }
   mkdir -p "$ROOT"
   exec 9>"$ROOT/.lock"
   flock 9  # one build at a time; a second caller waits, then finds everything built
-  if have_all; then echo "$BIN"; return; fi
+  if have_all && have_kueue; then echo "$BIN"; return; fi
   local start=$SECONDS
+  if have_all; then build_kueue; log "built kueue in $((SECONDS - start))s"; echo "$BIN"; return; fi
   rm -f "$STAMP"
   # binaries of other pins are rebuilt; those of an interrupted build with these pins are kept
   if [[ -f "$BIN/.pins" && "$(cat "$BIN/.pins")" != "$PINS" ]]; then rm -rf "$BIN"; fi
@@ -125,6 +150,7 @@ build() {
   local b
   for b in "${K8S_CMDS[@]}"; do [[ -x "$BIN/$b" ]] || { build_k8s; break; }; done
   echo "$PINS" >"$STAMP"
+  build_kueue
   log "built in $((SECONDS - start))s"
   echo "$BIN"
 }
@@ -132,11 +158,12 @@ build() {
 case "${1:-}" in
   build) build ;;
   bin-dir) echo "$BIN" ;;
-  versions) echo "$PINS" ;;
+  versions) echo "$PINS kueue=$KUEUE_VERSION" ;;
+  kueue-dir) echo "$KUEUE" ;;
   up)
     build >/dev/null
     cd "$(dirname "${BASH_SOURCE[0]}")/.."
     exec "${PYTHON:-.venv/bin/python}" -m tests.cluster
     ;;
-  *) echo "usage: $0 build|bin-dir|versions|up" >&2; exit 2 ;;
+  *) echo "usage: $0 build|bin-dir|versions|kueue-dir|up" >&2; exit 2 ;;
 esac

@@ -43,6 +43,8 @@ WORKLOAD = (
     | _grant("rbac.authorization.k8s.io", ["roles", "rolebindings"], ["create"])
     | _grant("", ["events"], ["create", "list"])
 )
+#: With `kueue.enabled`: reading Kueue's Workloads, to say why a queue holds a TrainJob.
+KUEUE_READ = _grant("kueue.x-k8s.io", ["workloads"], ["list"])
 
 
 def peering(resource: str, name: str) -> set[Permission]:

@@ -46,6 +46,7 @@ TRAINJOBS = Resource(GROUP, VERSION, PLURAL)
 JOBS = Resource("batch", "v1", "jobs")
 PODS = Resource("", "v1", "pods")
 EVENTS = Resource("", "v1", "events")
+WORKLOADS = Resource("kueue.x-k8s.io", "v1beta2", "workloads")
 MERGE_PATCH = "application/merge-patch+json"
 #: Requests in flight at once (worker threads, and kept-alive connections in the pool). Reconciles
 #: of different TrainJobs run concurrently; each waits on the network, not on the CPU.
@@ -173,6 +174,24 @@ class KubeApi:
         events = json.loads(data).get("items") or []
         events.sort(key=_event_time)
         return [str(event.get("message") or "") for event in events]
+
+    async def list_or_nothing(
+        self, resource: Resource, namespace: str, label_selector: str
+    ) -> list[dict[str, Any]]:
+        """The objects with the given labels; none where the kind is not installed or not ours to read.
+
+        For optional integrations (Kueue's Workloads): a cluster without Kueue answers 404, a chart
+        installed without the Kueue integration 403.
+        """
+        try:
+            data = await self._request(
+                "GET", collection_path(resource, namespace), query={"labelSelector": label_selector}
+            )
+        except ApiException as error:
+            if error.status in (403, 404):
+                return []
+            raise
+        return list(json.loads(data).get("items") or [])
 
     async def create(self, body: Mapping[str, Any]) -> dict[str, Any] | None:
         """Create a child built by the builders; the object as created, or None if it already exists."""

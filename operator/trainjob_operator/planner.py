@@ -55,6 +55,7 @@ from trainjob_operator.builders.meta import Body
 from trainjob_operator.status.conditions import Transition, render_conditions, summary
 from trainjob_operator.status.failures import UNRECOVERABLE_REASONS, WorkerFailure, unseen_failure
 from trainjob_operator.status.observe import JobState, Observation, observe
+from trainjob_operator.status.queue import QueueVerdict
 from trainjob_operator.timing import (
     deadline_passed,
     progress_overdue,
@@ -117,11 +118,12 @@ def plan(
     pods: Sequence[Body],
     now: datetime.datetime,
     creation_error: str | None = None,
+    queue: QueueVerdict | None = None,
 ) -> Plan:
     """Decide what to do about a TrainJob, given its worker Job (or None) and its pods (any attempt).
 
     `creation_error` is why the Job controller cannot create missing worker pods (its latest
-    FailedCreate Event), if it says.
+    FailedCreate Event), if it says; `queue` is why a queue (Kueue) holds the suspended Job.
     """
     trainjob = apply_defaults(trainjob)
     status = trainjob.get("status") or {}
@@ -137,7 +139,7 @@ def plan(
         nodes=trainjob["spec"]["numNodes"],
         creation_error=creation_error,
     )
-    decision = _decide(trainjob, observation, now)
+    decision = _decide(trainjob, observation, now, queue)
     result = _render(trainjob, decision, observation, now)
     if not decision.transition.phase.finished:
         return result
@@ -161,7 +163,9 @@ def failed_to_create(trainjob: Body, reason: Reason, message: str, now: datetime
     return _render(trainjob, decision, Observation(JobState.MISSING, {}), now)
 
 
-def _decide(trainjob: Body, seen: Observation, now: datetime.datetime) -> _Decision:
+def _decide(
+    trainjob: Body, seen: Observation, now: datetime.datetime, queue: QueueVerdict | None = None
+) -> _Decision:
     spec = trainjob["spec"]
     status = trainjob.get("status") or {}
     phase = _phase(status)
@@ -207,7 +211,7 @@ def _decide(trainjob: Body, seen: Observation, now: datetime.datetime) -> _Decis
             Transition(Phase.PENDING, Reason.SPEC_CHANGED, message), restarts, delete_job=FOREGROUND
         )
     if seen.state is JobState.SUSPENDED:
-        return _Decision(_suspended(trainjob), restarts, start_time=start_time)
+        return _Decision(_suspended(trainjob, queue), restarts, start_time=start_time)
     if seen.state is JobState.RUNNING:
         hung = _hung(spec, status, now)
         if hung is not None:
@@ -378,14 +382,17 @@ def _deadline_exceeded(
     )
 
 
-def _suspended(trainjob: Body) -> Transition:
+def _suspended(trainjob: Body, queue: QueueVerdict | None) -> Transition:
     if trainjob["spec"]["runPolicy"]["suspend"]:
         return Transition(Phase.SUSPENDED, Reason.SUSPENDED, "suspended by runPolicy.suspend")
     if KUEUE_QUEUE_LABEL in kueue_labels(trainjob):
-        queue = kueue_labels(trainjob)[KUEUE_QUEUE_LABEL]
-        return Transition(
-            Phase.SUSPENDED, Reason.QUEUED, f"waiting for the queue {queue!r} to admit the workers"
-        )
+        waiting = f"waiting for the queue {kueue_labels(trainjob)[KUEUE_QUEUE_LABEL]!r} to admit the workers"
+        if queue is None:
+            return Transition(Phase.SUSPENDED, Reason.QUEUED, waiting)
+        if queue.reason is Reason.PREEMPTED:
+            resume = "they resume from their checkpoint once admitted again"
+            return Transition(Phase.SUSPENDED, queue.reason, f"preempted by Kueue ({queue.detail}); {resume}")
+        return Transition(Phase.SUSPENDED, queue.reason, f"{waiting}; Kueue: {queue.detail}")
     return Transition(Phase.SUSPENDED, Reason.RESUMING, "the workers are being resumed")
 
 

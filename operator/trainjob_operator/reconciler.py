@@ -23,12 +23,13 @@ from typing import Any, TypeVar
 from kubernetes.client.exceptions import ApiException
 
 from trainjob_api.enums import Phase, Reason
-from trainjob_api.names import LABEL_NAME, job_name
-from trainjob_operator.kube import JOBS, RESOURCES_BY_KIND, TRAINJOBS, KubeApi, error_message
+from trainjob_api.names import KUEUE_QUEUE_LABEL, LABEL_NAME, job_name
+from trainjob_operator.kube import JOBS, RESOURCES_BY_KIND, TRAINJOBS, WORKLOADS, KubeApi, error_message
 from trainjob_operator.metrics import Metrics
 from trainjob_operator.planner import Event, Plan, failed_to_create, plan
 from trainjob_operator.status.failures import FAILED_CREATE
 from trainjob_operator.status.observe import awaits_pods, controller_uid
+from trainjob_operator.status.queue import KUEUE_JOB_UID_LABEL, QueueVerdict, queue_verdict
 from trainjob_operator.watch_cache import WatchCache
 
 #: Posts an Event on a TrainJob (kopf.event in the operator).
@@ -143,8 +144,10 @@ class Reconciler:
         """What to do about the TrainJob; None when it is gone or being deleted."""
         if trainjob is None or trainjob["metadata"].get("deletionTimestamp"):
             return None
-        creation_error = await self._creation_error(trainjob, job, pods)
-        return plan(trainjob, job, pods, _now(), creation_error)
+        creation_error, queue = await asyncio.gather(
+            self._creation_error(trainjob, job, pods), self._queue_verdict(trainjob, job)
+        )
+        return plan(trainjob, job, pods, _now(), creation_error, queue)
 
     async def _creation_error(
         self, trainjob: Mapping[str, Any], job: Mapping[str, Any] | None, pods: list[dict[str, Any]]
@@ -158,6 +161,18 @@ class Reconciler:
             trainjob["metadata"]["namespace"], job["metadata"]["uid"], FAILED_CREATE
         )
         return messages[-1] if messages else None
+
+    async def _queue_verdict(
+        self, trainjob: Mapping[str, Any], job: Mapping[str, Any] | None
+    ) -> QueueVerdict | None:
+        """Why a queue holds the Job, from Kueue's Workload: only for a queued Job that is suspended."""
+        if job is None or not job.get("spec", {}).get("suspend") or trainjob["spec"]["runPolicy"]["suspend"]:
+            return None
+        if KUEUE_QUEUE_LABEL not in (trainjob["metadata"].get("labels") or {}):
+            return None
+        selector = f"{KUEUE_JOB_UID_LABEL}={job['metadata']['uid']}"
+        workloads = await self._api.list_or_nothing(WORKLOADS, trainjob["metadata"]["namespace"], selector)
+        return queue_verdict(workloads)
 
     def _remember_job(self, namespace: str, name: str, job: Mapping[str, Any] | None) -> None:
         version = (job or {}).get("metadata", {}).get("resourceVersion")

@@ -18,6 +18,7 @@ import yaml
 from tests.chart import (
     CHART,
     KOPF_OBSERVATION,
+    KUEUE_READ,
     WORKLOAD,
     kinds,
     only,
@@ -141,6 +142,15 @@ def test_default_profile_pod_meets_the_restricted_pod_security_standard(helm: Cl
 
 def test_cluster_role_grants_exactly_the_minimum(helm: Cli) -> None:
     assert permissions(only(render(helm), "ClusterRole")["rules"]) == KOPF_OBSERVATION | WORKLOAD
+
+
+def test_the_kueue_integration_adds_only_reading_workloads(helm: Cli) -> None:
+    granted = permissions(only(render(helm, "kueue.enabled=true"), "ClusterRole")["rules"])
+    assert granted == KOPF_OBSERVATION | WORKLOAD | KUEUE_READ
+    namespaced = only(
+        render(helm, "kueue.enabled=true", "watchNamespaces={team-a}"), "Role", namespace="team-a"
+    )
+    assert permissions(namespaced["rules"]) == WORKLOAD | KUEUE_READ
 
 
 def test_single_namespace_profile_grants_the_workload_rules_only_there(helm: Cli) -> None:

@@ -46,6 +46,12 @@ def _column(name: str, type_: str, path: str, description: str, priority: int = 
 
 PRINTER_COLUMNS = (
     _column("Phase", "string", ".status.phase", "The job's phase."),
+    _column(
+        "Reason",
+        "string",
+        '.status.conditions[?(@.type=="Reconciling")].reason',
+        "Why it is in that phase: Queued or Preempted (Kueue), WorkersRunning, BackoffLimitExceeded, ...",
+    ),
     _column("Nodes", "integer", ".spec.numNodes", "Worker pods."),
     _column("Epoch", "integer", ".status.progress.epoch", "The current epoch."),
     _column("Progress", "number", ".status.progress.percent", "Percent of training done."),

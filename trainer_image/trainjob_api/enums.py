@@ -96,6 +96,9 @@ class Reason(StrEnum):
     SUSPENDED = "Suspended"
     #: A queue (Kueue) holds the workers until it admits them.
     QUEUED = "Queued"
+    #: A queue (Kueue) preempted the workers for a job of higher priority: they stopped gracefully
+    #: (checkpoint, exit as on a suspend) and resume from their checkpoint once admitted again.
+    PREEMPTED = "Preempted"
     #: The workers are being resumed after a suspension.
     RESUMING = "Resuming"
     #: The spec changed: the workers are re-created from the new spec.

@@ -121,4 +121,9 @@ What the operator needs on TrainJobs and their children, in every namespace it w
 - apiGroups: [""]
   resources: [events]
   verbs: [create, list]
+{{- if .Values.kueue.enabled }}
+- apiGroups: [kueue.x-k8s.io]
+  resources: [workloads]
+  verbs: [list]
+{{- end }}
 {{- end }}

@@ -9,6 +9,7 @@ import pytest
 from trainjob_api.defaulting import apply_defaults
 from trainjob_api.names import COMPLETION_INDEX, LABEL_ATTEMPT, LABEL_NAME
 from trainjob_operator.planner import FOREGROUND, Plan, plan
+from trainjob_operator.status.queue import QueueVerdict
 from trainjob_operator.timing import timestamp
 
 T0 = datetime.datetime(2024, 5, 1, 12, 0, 0, tzinfo=datetime.UTC)
@@ -54,11 +55,13 @@ class World:
         self.now = T0
         #: The message of the Job controller's latest FailedCreate Event, while pods are missing.
         self.failed_create: str | None = None
+        #: What Kueue's Workload says of the suspended Job, if anything.
+        self.queue: QueueVerdict | None = None
 
     # --- the operator ---------------------------------------------------------------------------
     def reconcile(self, seconds: float = 1) -> Plan:
         self.now += datetime.timedelta(seconds=seconds)
-        result = plan(self.trainjob, self.job, self.pods, self.now, self.failed_create)
+        result = plan(self.trainjob, self.job, self.pods, self.now, self.failed_create, self.queue)
         self.apply(result)
         return result
 

@@ -7,6 +7,7 @@ import pytest
 from trainjob_api.enums import Reason
 from trainjob_operator.planner import BACKGROUND, FOREGROUND, Plan, failed_to_create, plan
 from trainjob_operator.status.observe import awaits_pods
+from trainjob_operator.status.queue import QueueVerdict
 from trainjob_operator.timing import remaining_deadline
 
 
@@ -465,13 +466,26 @@ def test_kueue_owns_suspension(world_factory):
     assert world.phase == "Suspended"
     assert world.condition("Ready")["reason"] == "Queued"
     assert world.holds("Reconciling"), "queued: admitted without anyone acting, so in progress"
+    assert world.condition("Reconciling")["message"] == "waiting for the queue 'gpus' to admit the workers"
+    world.queue = QueueVerdict(Reason.QUEUED, "Pending: couldn't assign flavors to pod set main")
+    world.reconcile()
+    assert world.condition("Suspended")["message"] == (
+        "waiting for the queue 'gpus' to admit the workers; "
+        "Kueue: Pending: couldn't assign flavors to pod set main"
+    )
+    world.queue = None
     world.suspend_job(False)  # Kueue admits the workload
     world.start_pods()
     assert world.reconcile().patch_job is None, "the operator does not fight Kueue"
     assert world.phase == "Running"
     world.suspend_job(True)  # Kueue preempts
+    world.queue = QueueVerdict(Reason.PREEMPTED, "Preempted: Preempted to accommodate a workload")
     assert world.reconcile().patch_job is None
     assert world.phase == "Suspended"
+    assert world.condition("Reconciling")["reason"] == "Preempted"
+    assert world.holds("Reconciling"), "preempted: resumed by the queue, so in progress"
+    assert world.condition("Reconciling")["message"].startswith("preempted by Kueue (Preempted: Preempted to")
+    assert world.status["restarts"] == 0, "a preemption spends no restart"
 
 
 def test_spec_change_before_start_recreates_the_job(world_factory):

@@ -12,6 +12,8 @@ from typing import Any
 
 from tests.chart import argocd_health
 from tests.gitops import Kstatus, condition_columns, readme_rows, row_for
+from trainjob_api.enums import Reason
+from trainjob_operator.status.queue import QueueVerdict
 
 
 def assert_as_documented(trainjob: dict[str, Any], kstatus: Kstatus, expected: str) -> None:
@@ -66,6 +68,7 @@ def test_queued_and_preempted_are_in_progress(world_factory, kstatus: Kstatus) -
     world.reconcile()
     assert_as_documented(world.trainjob, kstatus, "InProgress")
     world.suspend_job(True)  # Kueue preempts it
+    world.queue = QueueVerdict(Reason.PREEMPTED, "Preempted: Preempted to accommodate a workload")
     world.reconcile()
-    assert (world.phase, world.condition("Reconciling")["reason"]) == ("Suspended", "Queued")
+    assert (world.phase, world.condition("Reconciling")["reason"]) == ("Suspended", "Preempted")
     assert_as_documented(world.trainjob, kstatus, "InProgress")
