@@ -41,6 +41,7 @@ WORKLOAD = (
     | _grant("", ["services", "serviceaccounts"], ["create"])
     | _grant("rbac.authorization.k8s.io", ["roles", "rolebindings"], ["create"])
     | _grant("", ["events"], ["create", "list"])
+    | _grant("scheduling.k8s.io", ["podgroups"], ["create"])
 )
 
 

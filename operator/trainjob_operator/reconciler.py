@@ -35,6 +35,9 @@ from trainjob_operator.watch_cache import WatchCache
 EventSink = Callable[[Mapping[str, Any], Event], None]
 #: Apiserver answers to a create that mean the child itself is invalid (not worth retrying).
 INVALID = (400, 422)
+#: The answer to a create of a kind the cluster does not serve (a gang scheduler's PodGroup where
+#: that scheduler, or the feature gate of kube-scheduler's own, is missing): only a change can help.
+NOT_SERVED = 404
 #: Phases a plan may move to only on fresh reads: each counts a restart or ends the TrainJob.
 DECISIVE_PHASES = frozenset({Phase.RESTARTING, Phase.FAILED, Phase.SUCCEEDED})
 #: A TrainJob's Job (or None) and its pods.
@@ -51,6 +54,14 @@ def _now() -> datetime.datetime:
 async def _value(value: T) -> T:
     """`value`, as a coroutine to gather beside reads."""
     return value
+
+
+def _not_served(child: Mapping[str, Any]) -> str:
+    """Why a child of a kind the cluster does not serve cannot be created, and what to do."""
+    return (
+        f"this cluster does not serve {child['apiVersion']} {child['kind']}s: install or enable the gang "
+        "scheduler that spec.podGroupPolicy names (docs/platform.md), or remove spec.podGroupPolicy"
+    )
 
 
 class Reconciler:
@@ -208,6 +219,8 @@ class Reconciler:
             for child, outcome in zip(batch, outcomes, strict=True):
                 if isinstance(outcome, ApiException) and outcome.status in INVALID:
                     return failed_to_create(trainjob, child["kind"], error_message(outcome), _now())
+                if isinstance(outcome, ApiException) and outcome.status == NOT_SERVED:
+                    return failed_to_create(trainjob, child["kind"], _not_served(child), _now())
             for child, outcome in zip(batch, outcomes, strict=True):
                 if isinstance(outcome, BaseException):
                     raise outcome

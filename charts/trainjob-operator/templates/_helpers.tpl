@@ -93,4 +93,21 @@ What the operator needs on TrainJobs and their children, in every namespace it w
 - apiGroups: [""]
   resources: [events]
   verbs: [create, list]
+{{- with .Values.gangScheduling }}
+{{- if .native }}
+- apiGroups: [scheduling.k8s.io]
+  resources: [podgroups]
+  verbs: [create]
+{{- end }}
+{{- if .coscheduling }}
+- apiGroups: [scheduling.x-k8s.io]
+  resources: [podgroups]
+  verbs: [create]
+{{- end }}
+{{- if .volcano }}
+- apiGroups: [scheduling.volcano.sh]
+  resources: [podgroups]
+  verbs: [create]
+{{- end }}
+{{- end }}
 {{- end }}
