@@ -45,7 +45,7 @@ def closure(components: dict[str, Any]) -> dict[str, Any]:
 
 def main() -> None:
     """Write the vendored schemas."""
-    with ControlPlane(build_binaries()) as cp:
+    with ControlPlane(build_binaries(), feature_gates={}) as cp:  # the schemas of a default cluster
         document = cp.admin.get("/openapi/v3/api/v1")
         version = cp.version
     vendored = {"kubernetes": version, "schemas": closure(document["components"]["schemas"])}

@@ -39,9 +39,10 @@ WORKLOAD = (
     | _grant("trainjob.dev", ["trainjobs/finalizers"], ["update"])
     | _grant("batch", ["jobs"], ["get", "list", "watch", "create", "patch", "delete"])
     | _grant("", ["pods"], ["list", "watch", "delete"])
-    | _grant("", ["services", "serviceaccounts"], ["create"])
-    | _grant("rbac.authorization.k8s.io", ["roles", "rolebindings"], ["create"])
+    | _grant("", ["services", "serviceaccounts"], ["create", "get"])
+    | _grant("rbac.authorization.k8s.io", ["roles", "rolebindings"], ["create", "get"])
     | _grant("", ["events"], ["create", "list"])
+    | _grant("scheduling.k8s.io", ["podgroups"], ["create"])
 )
 #: With `kueue.enabled`: reading Kueue's Workloads, to say why a queue holds a TrainJob.
 KUEUE_READ = _grant("kueue.x-k8s.io", ["workloads"], ["list"])

@@ -58,6 +58,8 @@ RESOURCES_BY_KIND = {
     "Role": Resource("rbac.authorization.k8s.io", "v1", "roles"),
     "RoleBinding": Resource("rbac.authorization.k8s.io", "v1", "rolebindings"),
     "Job": JOBS,
+    # one of three API groups (trainjob_api.gang.POD_GROUP_APIS): `resource_of` reads it from the body
+    "PodGroup": Resource("scheduling.k8s.io", "v1alpha2", "podgroups"),
 }
 
 
@@ -70,6 +72,12 @@ def client_configuration() -> kubernetes.client.Configuration:
         kubernetes.config.load_kube_config(client_configuration=configuration)
     configuration.connection_pool_maxsize = CONCURRENT_REQUESTS
     return configuration
+
+
+def resource_of(body: Mapping[str, Any]) -> Resource:
+    """The resource of a child the builders made, in the group and version of its `apiVersion`."""
+    group, _, version = str(body["apiVersion"]).rpartition("/")
+    return Resource(group, version, RESOURCES_BY_KIND[body["kind"]].plural)
 
 
 def error_message(error: ApiException) -> str:
@@ -195,7 +203,7 @@ class KubeApi:
 
     async def create(self, body: Mapping[str, Any]) -> dict[str, Any] | None:
         """Create a child built by the builders; the object as created, or None if it already exists."""
-        path = collection_path(RESOURCES_BY_KIND[body["kind"]], body["metadata"]["namespace"])
+        path = collection_path(resource_of(body), body["metadata"]["namespace"])
         try:
             return json.loads(await self._request("POST", path, body))
         except ApiException as error:

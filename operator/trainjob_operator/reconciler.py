@@ -24,7 +24,7 @@ from kubernetes.client.exceptions import ApiException
 
 from trainjob_api.enums import Phase, Reason
 from trainjob_api.names import KUEUE_QUEUE_LABEL, LABEL_NAME, job_name
-from trainjob_operator.kube import JOBS, RESOURCES_BY_KIND, TRAINJOBS, WORKLOADS, KubeApi, error_message
+from trainjob_operator.kube import JOBS, TRAINJOBS, WORKLOADS, KubeApi, error_message, resource_of
 from trainjob_operator.metrics import Metrics
 from trainjob_operator.planner import Event, Plan, failed_to_create, plan
 from trainjob_operator.status.failures import FAILED_CREATE
@@ -36,6 +36,12 @@ from trainjob_operator.watch_cache import WatchCache
 EventSink = Callable[[Mapping[str, Any], Event], None]
 #: Apiserver answers to a create that mean the child itself is invalid (not worth retrying).
 INVALID = (400, 422)
+#: The answer to a create of a kind the cluster does not serve (a gang scheduler's PodGroup where
+#: that scheduler, or the feature gate of kube-scheduler's own, is missing): only a change can help.
+NOT_SERVED = 404
+#: The children that give the workers their identity and name: one that exists and is not the
+#: TrainJob's is never used (see `Reconciler._foreign`).
+IDENTITY_KINDS = frozenset({"ServiceAccount", "Role", "RoleBinding", "Service"})
 #: Phases a plan may move to only on fresh reads: each counts a restart or ends the TrainJob.
 DECISIVE_PHASES = frozenset({Phase.RESTARTING, Phase.FAILED, Phase.SUCCEEDED})
 #: A TrainJob's Job (or None) and its pods.
@@ -52,6 +58,14 @@ def _now() -> datetime.datetime:
 async def _value(value: T) -> T:
     """`value`, as a coroutine to gather beside reads."""
     return value
+
+
+def _not_served(child: Mapping[str, Any]) -> str:
+    """Why a child of a kind the cluster does not serve cannot be created, and what to do."""
+    return (
+        f"this cluster does not serve {child['apiVersion']} {child['kind']}s: install or enable the gang "
+        "scheduler that spec.podGroupPolicy names (docs/platform.md), or remove spec.podGroupPolicy"
+    )
 
 
 class Reconciler:
@@ -225,13 +239,18 @@ class Reconciler:
                 if isinstance(outcome, ApiException) and outcome.status in INVALID:
                     message = f"the apiserver rejected the {child['kind']}: {error_message(outcome)}"
                     return failed_to_create(trainjob, Reason.INVALID_WORKERS, message, _now())
+                if isinstance(outcome, ApiException) and outcome.status == NOT_SERVED:
+                    message = f"the apiserver rejected the {child['kind']}: {_not_served(child)}"
+                    return failed_to_create(trainjob, Reason.INVALID_WORKERS, message, _now())
             for child, outcome in zip(batch, outcomes, strict=True):
                 if isinstance(outcome, BaseException):
                     raise outcome
                 if child["kind"] == "Job":
                     self._remember_job(namespace, name, outcome)
                     self._cache.wrote_job((namespace, name), outcome)
-                elif outcome is None and (taken := await self._foreign(trainjob, child)):
+                elif outcome is None and child["kind"] in IDENTITY_KINDS and (
+                    taken := await self._foreign(trainjob, child)
+                ):
                     return failed_to_create(trainjob, Reason.CHILD_NAME_TAKEN, taken, _now())
         return result
 
@@ -244,7 +263,7 @@ class Reconciler:
         (The Job of a foreign owner is handled by the planner: it waits for it to go.)
         """
         kind, metadata = child["kind"], child["metadata"]
-        existing = await self._api.get(RESOURCES_BY_KIND[kind], metadata["namespace"], metadata["name"])
+        existing = await self._api.get(resource_of(child), metadata["namespace"], metadata["name"])
         if existing is None or controller_uid(existing) == trainjob["metadata"].get("uid"):
             return None
         return (

@@ -19,7 +19,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 from .kube import ApiError, Kube
@@ -29,6 +29,12 @@ from .processes import spawn, stop, tail
 from .tools import Cli
 
 SERVICE_ACCOUNT_ISSUER = "https://kubernetes.default.svc.cluster.local"
+#: Alpha features on in every component: kube-scheduler's own gang scheduling (the Workload API's
+#: PodGroups; GenericWorkload also runs the PodGroup protection controller and admission). Pods
+#: without `spec.schedulingGroup` are scheduled as without them.
+FEATURE_GATES = {"GenericWorkload": True, "GangScheduling": True}
+#: The API the gates need served (alpha APIs are off by default).
+RUNTIME_CONFIG = "scheduling.k8s.io/v1alpha2=true"
 _DATA_DIR = re.compile(r"^trainjob-cp-(\d+)-")
 
 
@@ -57,10 +63,17 @@ class ControlPlane:
     """
 
     def __init__(
-        self, bin_dir: Path, *, startup_timeout: float = 90.0, controller_manager_flags: Sequence[str] = ()
+        self,
+        bin_dir: Path,
+        *,
+        startup_timeout: float = 90.0,
+        controller_manager_flags: Sequence[str] = (),
+        feature_gates: Mapping[str, bool] = FEATURE_GATES,
     ) -> None:
         self.bin_dir = bin_dir
         self.startup_timeout = startup_timeout
+        #: `--feature-gates` of the apiserver, the controller manager and the scheduler.
+        self.feature_gates = dict(feature_gates)
         #: Extra kube-controller-manager flags (e.g. `--kube-api-qps=200` for scale benchmarks).
         self.controller_manager_flags = tuple(controller_manager_flags)
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
@@ -262,6 +275,12 @@ class ControlPlane:
                 "--enable-admission-plugins=NodeRestriction",
                 "--allow-privileged=true",
                 "--profiling=false",
+                *self._gates(),
+                *(
+                    [f"--runtime-config={RUNTIME_CONFIG}"]
+                    if self.feature_gates.get("GenericWorkload")
+                    else []
+                ),
             ],
         )
 
@@ -284,6 +303,7 @@ class ControlPlane:
                 f"--service-cluster-ip-range={self.network.service_range}",
                 "--leader-elect=false",
                 "--secure-port=0",
+                *self._gates(),
                 *self.controller_manager_flags,
             ],
         )
@@ -295,8 +315,16 @@ class ControlPlane:
                 f"--kubeconfig={scheduler}",
                 "--leader-elect=false",
                 "--secure-port=0",
+                *self._gates(),
             ],
         )
+
+    def _gates(self) -> list[str]:
+        """The `--feature-gates` flag, or nothing without gates."""
+        if not self.feature_gates:
+            return []
+        gates = ",".join(f"{name}={str(on).lower()}" for name, on in self.feature_gates.items())
+        return [f"--feature-gates={gates}"]
 
     def _apiserver_ready(self) -> bool:
         try:

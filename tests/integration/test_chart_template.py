@@ -153,6 +153,19 @@ def test_the_kueue_integration_adds_only_reading_workloads(helm: Cli) -> None:
     assert permissions(namespaced["rules"]) == WORKLOAD | KUEUE_READ
 
 
+def test_gang_schedulers_add_only_creating_their_pod_groups(helm: Cli) -> None:
+    native = _grant_pod_groups("scheduling.k8s.io")
+    third_party = _grant_pod_groups("scheduling.x-k8s.io") | _grant_pod_groups("scheduling.volcano.sh")
+    everything = render(helm, "gangScheduling.coscheduling=true", "gangScheduling.volcano=true")
+    assert permissions(only(everything, "ClusterRole")["rules"]) == KOPF_OBSERVATION | WORKLOAD | third_party
+    none = render(helm, "gangScheduling.native=false", "watchNamespaces={team-a}")
+    assert permissions(only(none, "Role", namespace="team-a")["rules"]) == WORKLOAD - native
+
+
+def _grant_pod_groups(group: str) -> set[tuple[str, str, str, None]]:
+    return {(group, "podgroups", "create", None)}
+
+
 def test_single_namespace_profile_grants_the_workload_rules_only_there(helm: Cli) -> None:
     objects = render(helm, "watchNamespaces={team-a}")
     assert "--namespace=team-a" in operator_container(objects)["args"]

@@ -220,6 +220,12 @@ def checkpoints() -> st.SearchStrategy[dict[str, Any]]:
     )
 
 
+def pod_group_policies() -> st.SearchStrategy[dict[str, Any]]:
+    """Gang scheduling by kube-scheduler's own (the one the test control plane serves)."""
+    scheduler = st.fixed_dictionaries({}, optional={"schedulerName": matching(DNS_SUBDOMAIN, 30)})
+    return st.builds(lambda native: {"native": native}, scheduler)
+
+
 def specs() -> st.SearchStrategy[dict[str, Any]]:
     """A TrainJob spec with any subset of the optional fields."""
     command = st.builds(
@@ -247,6 +253,7 @@ def specs() -> st.SearchStrategy[dict[str, Any]]:
             "runPolicy": run_policies(),
             "earlyStopping": early_stopping(),
             "checkpoint": checkpoints(),
+            "podGroupPolicy": pod_group_policies(),
         },
     )
 

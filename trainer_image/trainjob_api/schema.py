@@ -17,6 +17,7 @@ from trainjob_api.enums import (
     Mode,
     Phase,
 )
+from trainjob_api.gang import POD_GROUP_POLICY
 from trainjob_api.names import (
     DNS_1035_LABEL,
     MAX_NAME_LENGTH,
@@ -360,6 +361,7 @@ SPEC = obj(
         ),
         "podTemplate": POD_TEMPLATE,
         "runPolicy": RUN_POLICY,
+        "podGroupPolicy": POD_GROUP_POLICY,
         "earlyStopping": EARLY_STOPPING,
         "checkpoint": CHECKPOINT,
         "maxEpochs": integer("How many epochs to train at most.", minimum=1, maximum=100000),

@@ -112,12 +112,13 @@ What the operator needs on TrainJobs and their children, in every namespace it w
 - apiGroups: [""]
   resources: [pods]
   verbs: [list, watch, delete]
+# get: a child of the same name that already exists must be the TrainJob's own (ChildNameTaken).
 - apiGroups: [""]
   resources: [services, serviceaccounts]
-  verbs: [create]
+  verbs: [create, get]
 - apiGroups: [rbac.authorization.k8s.io]
   resources: [roles, rolebindings]
-  verbs: [create]
+  verbs: [create, get]
 - apiGroups: [""]
   resources: [events]
   verbs: [create, list]
@@ -125,5 +126,22 @@ What the operator needs on TrainJobs and their children, in every namespace it w
 - apiGroups: [kueue.x-k8s.io]
   resources: [workloads]
   verbs: [list]
+{{- end }}
+{{- with .Values.gangScheduling }}
+{{- if .native }}
+- apiGroups: [scheduling.k8s.io]
+  resources: [podgroups]
+  verbs: [create]
+{{- end }}
+{{- if .coscheduling }}
+- apiGroups: [scheduling.x-k8s.io]
+  resources: [podgroups]
+  verbs: [create]
+{{- end }}
+{{- if .volcano }}
+- apiGroups: [scheduling.volcano.sh]
+  resources: [podgroups]
+  verbs: [create]
+{{- end }}
 {{- end }}
 {{- end }}

@@ -6,16 +6,19 @@ from typing import Any
 
 from trainjob_operator.builders.job import worker_job
 from trainjob_operator.builders.meta import Body
+from trainjob_operator.builders.podgroup import pod_group
 from trainjob_operator.builders.rbac import role, role_binding, service_account
 from trainjob_operator.builders.service import headless_service
 
 
 def children(trainjob: Body, attempt: int, deadline_seconds: int | None = None) -> list[dict[str, Any]]:
-    """ServiceAccount, Role, RoleBinding, headless Service and the Job of attempt `attempt`."""
+    """ServiceAccount, Role, RoleBinding, headless Service, PodGroup (if any) and the Job of `attempt`."""
+    group = pod_group(trainjob)
     return [
         service_account(trainjob),
         role(trainjob),
         role_binding(trainjob),
         headless_service(trainjob),
+        *([group] if group else []),
         worker_job(trainjob, attempt, deadline_seconds),
     ]

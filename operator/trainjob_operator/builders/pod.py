@@ -1,7 +1,8 @@
 """The worker pod template: the user's command and podTemplate, the contract, secure defaults.
 
 Nothing of the user's podTemplate is dropped. Labels and annotations are added to the operator's
-own; the other fields are used as given.
+own; the other fields are used as given. With `podGroupPolicy`, the pods also name their PodGroup
+(see `podgroup`).
 
 Security: the pods meet the Pod Security Standard "restricted" by default (run as non-root,
 seccomp RuntimeDefault, no privilege escalation, every capability dropped). The user's security
@@ -23,6 +24,7 @@ from trainjob_api.contract import worker_command
 from trainjob_api.names import LABEL_ATTEMPT, WORKER_CONTAINER, service_name
 from trainjob_operator.builders.environment import worker_env
 from trainjob_operator.builders.meta import Body, selector_labels
+from trainjob_operator.builders.podgroup import pod_group_link
 from trainjob_operator.builders.rbac import worker_service_account
 from trainjob_operator.builders.service import RENDEZVOUS_PORT_NAME
 
@@ -99,11 +101,14 @@ def worker_container(trainjob: Body) -> dict[str, Any]:
 def pod_template(trainjob: Body, attempt: int) -> dict[str, Any]:
     """The pod template of every worker of attempt `attempt` (0, then one more per group restart)."""
     template = trainjob["spec"].get("podTemplate", {})
+    gang = pod_group_link(trainjob)
+    labels = {**template.get("labels", {}), **gang.get("labels", {})}
     metadata: dict[str, Any] = {
-        "labels": {**template.get("labels", {}), **selector_labels(trainjob), LABEL_ATTEMPT: str(attempt)}
+        "labels": {**labels, **selector_labels(trainjob), LABEL_ATTEMPT: str(attempt)}
     }
-    if template.get("annotations"):
-        metadata["annotations"] = dict(template["annotations"])
+    annotations = {**template.get("annotations", {}), **gang.get("annotations", {})}
+    if annotations:
+        metadata["annotations"] = annotations
     spec: dict[str, Any] = {
         "restartPolicy": "Never",
         "subdomain": service_name(trainjob["metadata"]["name"]),
@@ -112,5 +117,6 @@ def pod_template(trainjob: Body, attempt: int) -> dict[str, Any]:
         "securityContext": merge(POD_SECURITY_DEFAULTS, template.get("securityContext", {})),
         "containers": [worker_container(trainjob)],
         **{key: template[key] for key in PASSED_THROUGH if key in template},
+        **gang.get("spec", {}),
     }
     return {"metadata": metadata, "spec": spec}

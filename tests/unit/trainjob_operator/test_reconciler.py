@@ -24,6 +24,13 @@ class Invalid(km.KubernetesError):
     message: str = 'Job.batch "mnist" is invalid: spec.template.spec.volumes[0].name: Required value'
 
 
+@attrs.frozen
+class NotServed(km.KubernetesError):
+    status: int = 404
+    reason: str = "NotFound"
+    message: str = "the server could not find the requested resource"
+
+
 @pytest.fixture
 def cluster(kmock):
     kmock.resources[TRAINJOBS] = km.ResourceInfo(kind="TrainJob", namespaced=True, subresources={"status"})
@@ -260,3 +267,27 @@ async def test_a_trainjob_index_behind_the_last_status_write_is_never_acted_on(c
     posted = len(events)
     await reconciler.reconcile("ml", "mnist")
     assert len(events) == posted
+
+
+@pytest.mark.asyncio
+async def test_a_gang_scheduler_the_cluster_lacks_fails_the_trainjob_before_any_pod(cluster, reconciler):
+    cluster["post /apis/scheduling.volcano.sh/v1beta1/namespaces/ml/podgroups"] << NotServed
+    add_trainjob(cluster, numNodes=2, podGroupPolicy={"volcano": {}})
+    await reconciler.reconcile("ml", "mnist")
+    status = stored(cluster, TRAINJOBS, "mnist")["status"]
+    assert (status["phase"], status["failure"]["reason"]) == ("Failed", "InvalidWorkers")
+    assert "does not serve scheduling.volcano.sh/v1beta1 PodGroups" in status["failure"]["message"]
+    assert stored(cluster, JOBS, "mnist") is None, "no pods that no scheduler would ever place"
+
+
+@pytest.mark.asyncio
+async def test_a_gang_scheduled_trainjob_gets_its_pod_group_before_its_job(cluster, reconciler):
+    cluster.resources["scheduling.k8s.io/v1alpha2/podgroups"] = km.ResourceInfo(
+        kind="PodGroup", namespaced=True
+    )
+    add_trainjob(cluster, numNodes=2, podGroupPolicy={"native": {}})
+    await reconciler.reconcile("ml", "mnist")
+    (group,) = [body for key, body in cluster.objects.items() if key[0].plural == "podgroups"]
+    assert group["spec"] == {"schedulingPolicy": {"gang": {"minCount": 2}}}
+    template = stored(cluster, JOBS, "mnist")["spec"]["template"]["spec"]
+    assert template["schedulingGroup"] == {"podGroupName": group["metadata"]["name"]}
