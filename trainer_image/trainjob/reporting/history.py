@@ -168,10 +168,10 @@ class History:
         self._said: set[str] = set()
         self._pending_attempt: int | None = None
 
-    def begin_attempt(self) -> int:
-        """Start a new attempt (the first, or a restart); it is marked at the first fragment after."""
+    def begin_attempt(self, number: int | None = None) -> int:
+        """Start attempt `number` (default: one after the last); it is marked at the next fragment."""
         previous = self.attempts[-1].attempt if self.attempts else -1
-        self._pending_attempt = previous + 1
+        self._pending_attempt = number if number is not None and number > previous else previous + 1
         return self._pending_attempt
 
     def ingest(self, fragment: Mapping[str, Any], *, epoch_end: bool) -> None:
