@@ -39,6 +39,7 @@ WORKLOAD = (
     | _grant("batch", ["jobs"], ["get", "list", "watch", "create", "patch", "delete"])
     | _grant("", ["pods"], ["list", "watch", "delete"])
     | _grant("", ["services", "serviceaccounts"], ["create"])
+    | _grant("", ["configmaps"], ["create", "get", "patch"])
     | _grant("rbac.authorization.k8s.io", ["roles", "rolebindings"], ["create"])
     | _grant("", ["events"], ["create", "list"])
 )

@@ -89,7 +89,8 @@ def test_every_accepted_trainjob_gives_children_the_apiserver_accepts(
     trainjob["metadata"] |= {"namespace": namespace, "uid": str(uuid.uuid4()), "generation": 1}
     deadline = trainjob["spec"]["runPolicy"].get("activeDeadlineSeconds")
     built = children(trainjob, attempt=0, deadline_seconds=deadline)
-    assert [child["kind"] for child in built] == ["ServiceAccount", "Role", "RoleBinding", "Service", "Job"]
+    kinds = [child["kind"] for child in built]
+    assert kinds == ["ServiceAccount", "Role", "RoleBinding", "ConfigMap", "Service", "Job"]
     for child in built:
         dry_run(control_plane, child["kind"], namespace, child)
 

@@ -90,6 +90,11 @@ What the operator needs on TrainJobs and their children, in every namespace it w
 - apiGroups: [rbac.authorization.k8s.io]
   resources: [roles, rolebindings]
   verbs: [create]
+# The history ConfigMap of each TrainJob: created here; get and patch only so that the
+# operator may grant them, by name, to the job's reporter (RBAC allows granting only what one has).
+- apiGroups: [""]
+  resources: [configmaps]
+  verbs: [create, get, patch]
 - apiGroups: [""]
   resources: [events]
   verbs: [create, list]

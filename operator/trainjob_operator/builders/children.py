@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from trainjob_operator.builders.history import history_config_map
 from trainjob_operator.builders.job import worker_job
 from trainjob_operator.builders.meta import Body
 from trainjob_operator.builders.rbac import role, role_binding, service_account
@@ -11,11 +12,12 @@ from trainjob_operator.builders.service import headless_service
 
 
 def children(trainjob: Body, attempt: int, deadline_seconds: int | None = None) -> list[dict[str, Any]]:
-    """ServiceAccount, Role, RoleBinding, headless Service and the Job of attempt `attempt`."""
+    """ServiceAccount, Role, RoleBinding, history ConfigMap, headless Service and the Job of `attempt`."""
     return [
         service_account(trainjob),
         role(trainjob),
         role_binding(trainjob),
+        history_config_map(trainjob),
         headless_service(trainjob),
         worker_job(trainjob, attempt, deadline_seconds),
     ]
