@@ -75,7 +75,15 @@ async def test_creates_children_and_writes_status(cluster, reconciler, events):
     add_trainjob(cluster, numNodes=2)
     await reconciler.reconcile("ml", "mnist")
     kinds = sorted(resource.plural for resource, _, _ in cluster.objects)
-    assert kinds == ["configmaps", "jobs", "rolebindings", "roles", "serviceaccounts", "services", "trainjobs"]
+    assert kinds == [
+        "configmaps",
+        "jobs",
+        "rolebindings",
+        "roles",
+        "serviceaccounts",
+        "services",
+        "trainjobs",
+    ]
     job = stored(cluster, JOBS, "mnist")
     assert job["spec"]["completions"] == 2
     trainjob = stored(cluster, TRAINJOBS, "mnist")
