@@ -60,6 +60,16 @@ class Operator:
             time.sleep(0.2)
 
 
+def trainjob_manifest(name: str, namespace: str) -> dict:
+    """A TrainJob of one node, which stays Created here (no node runs its pod)."""
+    return {
+        "apiVersion": "trainjob.dev/v1alpha1",
+        "kind": "TrainJob",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {"image": "trainer", "command": ["python", "train.py"], "numNodes": 1, "maxEpochs": 10},
+    }
+
+
 @pytest.fixture
 def operator(control_plane: ControlPlane, namespace: str, tmp_path: Path) -> Iterator[Operator]:
     install_crd(control_plane)
@@ -72,13 +82,7 @@ def test_status_writes_that_keep_the_phase_do_not_reach_the_phase_handler(
     control_plane: ControlPlane, namespace: str, operator: Operator
 ) -> None:
     trainjobs = TRAINJOBS.format(namespace=namespace)
-    manifest = {
-        "apiVersion": "trainjob.dev/v1alpha1",
-        "kind": "TrainJob",
-        "metadata": {"name": "gauge", "namespace": namespace},
-        "spec": {"image": "trainer", "command": ["python", "train.py"], "numNodes": 1, "maxEpochs": 1},
-    }
-    control_plane.admin.create(trainjobs, manifest)
+    control_plane.admin.create(trainjobs, trainjob_manifest("gauge", namespace))
     operator.wait_for_gauge(['trainjob_operator_trainjobs{phase="Created"} 1'])
     handled = operator.log.read_text().count(PHASE_HANDLED)
     for step in range(20):  # what a reporter writes, every 10 s in a pod
@@ -107,13 +111,7 @@ def test_running_jobs_have_gauges_that_every_dashboard_query_names_and_that_go_w
     control_plane: ControlPlane, namespace: str, operator: Operator
 ) -> None:
     trainjobs = TRAINJOBS.format(namespace=namespace)
-    manifest = {
-        "apiVersion": "trainjob.dev/v1alpha1",
-        "kind": "TrainJob",
-        "metadata": {"name": "curves", "namespace": namespace},
-        "spec": {"image": "trainer", "command": ["python", "train.py"], "numNodes": 1, "maxEpochs": 10},
-    }
-    control_plane.admin.create(trainjobs, manifest)
+    control_plane.admin.create(trainjobs, trainjob_manifest("curves", namespace))
     operator.wait_for_gauge(['trainjob_operator_trainjobs{phase="Created"} 1'])
     assert operator.job_lines() == [], "no gauges before the job runs"
     status = {  # what a reporter writes, and the phase the operator would write

@@ -16,8 +16,7 @@ import tempfile
 from pathlib import Path
 from typing import Protocol
 
-from trainjob.reporting.kube import ApiError, ClusterAccess, trainjob_path
-from trainjob.reporting.writer import PermanentWriteError, RefusedWriteError
+from trainjob.reporting.kube import ApiError, ClusterAccess, trainjob_path, write_error
 from trainjob_api.contract import JobIdentity
 from trainjob_api.names import HISTORY_KEY, history_name
 
@@ -97,12 +96,7 @@ class ConfigMapHistoryStore:
         try:
             self._connection.request("PATCH", self.path, patch, "application/merge-patch+json")
         except ApiError as error:
-            message = f"PATCH {self.location}: {error}"
-            if error.refused:
-                raise RefusedWriteError(message) from error
-            if error.permanent:
-                raise PermanentWriteError(message) from error
-            raise ConnectionError(message) from error
+            raise write_error(f"PATCH {self.location}", error) from error
 
     def attempt(self) -> int | None:
         """The TrainJob's `status.restarts` (the operator counts group restarts), if readable."""
