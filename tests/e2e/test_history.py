@@ -19,6 +19,7 @@ from tests.e2e.support import (
     wait_until,
     worker_pods,
 )
+from tests.e2e.test_cli import trainjob_cli
 from tests.e2e.test_restarts import kill_worker_once_checkpointed
 
 pytestmark = pytest.mark.e2e
@@ -68,6 +69,16 @@ def test_a_group_restart_continues_one_history_that_outlives_the_pods_and_goes_w
     cp.kubectl("delete", "pods", "-n", namespace, "-l", "trainjob.dev/name=digits", "--wait=true")
     assert not worker_pods(cp, namespace, "digits")
     assert kubectl_history(cp, namespace, "digits") == history
+    table = trainjob_cli(cp, "history", "digits", "-n", namespace, "-o", "csv").stdout.splitlines()
+    header = table[0].split(",")
+    assert header[:2] == ["epoch", "attempt"] and {"loss", "val_loss"} <= set(header), header
+    assert len(table) == 1 + MAX_EPOCHS, table
+    assert [row.split(",")[1] for row in table[1:]] == ["0"] * (resumed_at - 1) + ["1"] * (
+        MAX_EPOCHS - resumed_at + 1
+    )
+    assert "Loss curve:" in trainjob_cli(cp, "status", "digits", "-n", namespace).stdout
+    drawing = trainjob_cli(cp, "plot", "digits", "-n", namespace, "-o", str(tmp_path / "digits.png")).stdout
+    assert "wrote" in drawing and (tmp_path / "digits.png").read_bytes()[:4] == b"\x89PNG"
 
     cp.kubectl("delete", "trainjob", "digits", "-n", namespace, "--wait=true")
 
