@@ -85,6 +85,7 @@ OPERATOR_ITEMIZED = [
         "roles",
         "rolebindings",
         "services",
+        "configmaps",
     )
 ]
 #: After the last status write the burst waits this long for the operator's trailing requests.

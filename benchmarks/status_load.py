@@ -4,7 +4,8 @@ From the code: the in-pod reporter (`StatusReporter` -> `BackgroundWriter` -> `K
 writes at most once per `CLUSTER_STATUS_INTERVAL_S` (10 s); an epoch's end rebuilds the status
 but the writer's rate limit still holds (only the final write at the fit's end skips it).
 Rank 0 also keeps one stop-request watch open per job, renewed every `WATCH_SECONDS` (a GET and
-a WATCH). So a running job costs at most 60/10 + 2*60/240 = 6.5 requests per minute.
+a WATCH), and saves its history ConfigMap at most every `CLUSTER_HISTORY_INTERVAL_S` (30 s). So a
+running job costs at most 60/10 + 60/30 + 2*60/240 = 8.5 requests per minute.
 
 Measured on the real control plane (no node: the workers stay Pending), with the operator
 watching the namespace as in a cluster (`--no-operator` leaves it out): N TrainJobs, each with
@@ -16,7 +17,9 @@ authorised exactly as a pod's. Three windows of `--window` seconds, one after th
 - watching: N `StopRequestWatcher`s (one per job, each its own thread and connection);
 - reporting: the watchers plus N `BackgroundWriter`s with `KubeStatusSink`s at the default
   interval (one thread and one kept-alive connection each, as in a pod), all in this process,
-  fed a new progress fragment every 0.5 s, the epoch advancing every 30 s.
+  fed a new progress fragment every 0.5 s, the epoch advancing every 30 s; and N
+  `HistoryRecorder`s fed the same fragments, saving each job's history ConfigMap at their
+  default interval (`CLUSTER_HISTORY_INTERVAL_S`, 30 s).
 
 Each window starts 15 s after its change (the watches open, the first writes go out at once;
 the idle window also waits for the operator's first resync of the new jobs), so that it shows
@@ -52,12 +55,15 @@ from benchmarks.procstat import cpu_seconds
 from tests.cluster import ControlPlane, build_binaries
 from tests.cluster.processes import spawn, stop
 from tests.e2e.support import TRAINJOBS, install_crd
-from trainjob.callbacks.defaults import CLUSTER_STATUS_INTERVAL_S
+from trainjob.callbacks.defaults import CLUSTER_HISTORY_INTERVAL_S, CLUSTER_STATUS_INTERVAL_S
+from trainjob.reporting.history_recorder import HistoryRecorder
+from trainjob.reporting.history_store import ConfigMapHistoryStore
 from trainjob.reporting.kube import ClusterAccess, KubeStatusSink
 from trainjob.reporting.stop_watch import WATCH_SECONDS, StopRequestWatcher
 from trainjob.reporting.writer import BackgroundWriter
 from trainjob_api.contract import JobIdentity
 from trainjob_api.names import reporter_name
+from trainjob_operator.builders.history import history_config_map
 from trainjob_operator.builders.rbac import role, role_binding, service_account
 from trainjob_operator.config import OperatorConfig
 from trainjob_operator.kube import MERGE_PATCH
@@ -71,7 +77,7 @@ SETTLE_S = 15.0
 
 def computed_requests_per_minute() -> float:
     """Requests per minute of one running job's rank 0, from the reporter's constants."""
-    return 60 / CLUSTER_STATUS_INTERVAL_S + 2 * 60 / WATCH_SECONDS
+    return 60 / CLUSTER_STATUS_INTERVAL_S + 60 / CLUSTER_HISTORY_INTERVAL_S + 2 * 60 / WATCH_SECONDS
 
 
 def manifest(name: str) -> dict[str, Any]:
@@ -123,6 +129,7 @@ def reporter_accesses(cp: ControlPlane, jobs: int, operator: bool, scratch: Path
             cp.admin.create(accounts, service_account(trainjob))
             cp.admin.create(f"{rbac}/roles", role(trainjob))
             cp.admin.create(f"{rbac}/rolebindings", role_binding(trainjob))
+            cp.admin.create(f"/api/v1/namespaces/{NAMESPACE}/configmaps", history_config_map(trainjob))
     wanted = {reporter_name(name) for name in names}
 
     def identities_exist() -> bool:
@@ -149,6 +156,7 @@ class Reporters:
         self._jobs = [JobIdentity(access.token_file.name, NAMESPACE) for access in accesses]
         self.watchers: list[StopRequestWatcher] = []
         self.writers: list[BackgroundWriter] = []
+        self.histories: list[HistoryRecorder] = []
         self._stop = threading.Event()
         self._feeder = threading.Thread(target=self._feed, name="reporters-feed", daemon=True)
 
@@ -160,11 +168,17 @@ class Reporters:
         ]
 
     def report(self) -> None:
-        """Start every job's status writer at the default interval, fed every `TICK_S`."""
+        """Start every job's status writer and history at the default intervals, fed every `TICK_S`."""
         self.writers = [
             BackgroundWriter(KubeStatusSink(access, job), CLUSTER_STATUS_INTERVAL_S)
             for access, job in zip(self._accesses, self._jobs, strict=True)
         ]
+        self.histories = [
+            HistoryRecorder(ConfigMapHistoryStore(access, job), CLUSTER_HISTORY_INTERVAL_S)
+            for access, job in zip(self._accesses, self._jobs, strict=True)
+        ]
+        for history in self.histories:
+            history.start()
         self._feeder.start()
 
     def close(self) -> None:
@@ -172,6 +186,8 @@ class Reporters:
         self._stop.set()
         for writer in self.writers:
             writer.close(5.0)
+        for history in self.histories:
+            history.close(5.0)
         for watcher in self.watchers:
             watcher.close()
 
@@ -182,6 +198,8 @@ class Reporters:
             fragment = progress(tick)
             for writer in self.writers:
                 writer.submit(fragment)
+            for history in self.histories:
+                history.record(fragment, epoch_end=tick % EPOCH_TICKS == 0)
 
 
 @dataclass
@@ -251,9 +269,11 @@ def report(windows: list[Window], jobs: int) -> None:
         cpu = ", ".join(f"{process} {value:.2f}" for process, value in window.cpu_per_minute.items())
         own = window.requests.by_flow_schema[REPORTERS] / jobs / minutes
         patches = window.requests.requests[("PATCH", "trainjobs", "status")] / jobs / minutes
+        history = window.requests.requests[("PATCH", "configmaps", "")] / jobs / minutes
         print(
             f"{window.name:>10} ({window.seconds:.0f} s): CPU s per minute: {cpu}; "
-            f"reporters' requests per job per minute {own:.2f} (status PATCHes {patches:.2f})"
+            f"reporters' requests per job per minute {own:.2f} (status PATCHes {patches:.2f}, "
+            f"history PATCHes {history:.2f})"
         )
 
 
@@ -301,7 +321,8 @@ def main() -> None:
         per_write = write_costs(cp, args.writes) if args.writes else None
     print(
         f"computed from the code: at most {computed_requests_per_minute():.2f} requests per running job "
-        f"per minute ({60 / CLUSTER_STATUS_INTERVAL_S:.0f} status writes, a watch every {WATCH_SECONDS} s)"
+        f"per minute ({60 / CLUSTER_STATUS_INTERVAL_S:.0f} status writes, "
+        f"{60 / CLUSTER_HISTORY_INTERVAL_S:.0f} history saves, a watch every {WATCH_SECONDS} s)"
     )
     report(windows, args.jobs)
     idle, _, reporting = (window.cpu_per_minute["kube-apiserver"] for window in windows)

@@ -40,6 +40,7 @@ WORKLOAD = (
     | _grant("batch", ["jobs"], ["get", "list", "watch", "create", "patch", "delete"])
     | _grant("", ["pods"], ["list", "watch", "delete"])
     | _grant("", ["services", "serviceaccounts"], ["create", "get"])
+    | _grant("", ["configmaps"], ["create", "get", "patch"])
     | _grant("rbac.authorization.k8s.io", ["roles", "rolebindings"], ["create", "get"])
     | _grant("", ["events"], ["create", "list"])
     | _grant("scheduling.k8s.io", ["podgroups"], ["create"])

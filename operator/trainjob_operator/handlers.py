@@ -121,6 +121,7 @@ def register(registry: kopf.OperatorRegistry, config: OperatorConfig) -> None:
             )
         memo.metrics = Metrics()
         cache = WatchCache(trainjob_jobs, trainjob_pods, trainjob_trainjobs)
+        memo.metrics.trainjobs = cache.trainjob_items
         memo.reconciler = Reconciler(api, post_event, memo.metrics, cache)
         memo.resync = None
         if standalone:

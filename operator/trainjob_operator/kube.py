@@ -55,6 +55,7 @@ CONCURRENT_REQUESTS = 32
 RESOURCES_BY_KIND = {
     "ServiceAccount": Resource("", "v1", "serviceaccounts"),
     "Service": Resource("", "v1", "services"),
+    "ConfigMap": Resource("", "v1", "configmaps"),
     "Role": Resource("rbac.authorization.k8s.io", "v1", "roles"),
     "RoleBinding": Resource("rbac.authorization.k8s.io", "v1", "rolebindings"),
     "Job": JOBS,

@@ -1,16 +1,20 @@
 """Prometheus metrics of the operator, in the text exposition format, served with aiohttp.
 
 Written by hand to avoid a dependency: counters of reconciles and errors, a histogram of
-reconcile durations, transitions by phase and reason, and TrainJobs by phase.
+reconcile durations, transitions by phase and reason, TrainJobs by phase, and each running
+TrainJob's progress and latest metrics (see `job_metrics`).
 """
 
 from __future__ import annotations
 
 import bisect
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any
 
 from aiohttp import web
+
+from trainjob_operator import job_metrics
 
 PREFIX = "trainjob_operator"
 DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -34,6 +38,8 @@ class Metrics:
         self._duration_sum = 0.0
         self.transitions: Counter[tuple[str, str]] = Counter()
         self._phases: dict[tuple[str, str], str] = {}
+        #: Every TrainJob the operator's watch holds, for the per-job gauges (None: no such gauges).
+        self.trainjobs: Callable[[], Iterable[tuple[tuple[str, str], Mapping[str, Any]]]] | None = None
 
     def record_reconcile(self, seconds: float, error: str | None = None) -> None:
         """Count one reconcile that took `seconds`; `error` names the exception type if it failed."""
@@ -82,6 +88,19 @@ class Metrics:
         yield from _header("trainjobs", "gauge", "TrainJobs by phase.")
         for phase, count in sorted(Counter(self._phases.values()).items()):
             yield f"{PREFIX}_trainjobs{_labels(phase=phase)} {count}"
+        if self.trainjobs is not None:
+            yield from _job_lines(job_metrics.live(self.trainjobs()))
+
+
+def _job_lines(jobs: list[tuple[str, str, Mapping[str, Any]]]) -> Iterator[str]:
+    """The per-job gauges, each with its header once (only gauges that have a sample)."""
+    announced: set[str] = set()
+    for gauge, help_text, labels, value in job_metrics.samples(jobs):
+        name = f"job_{gauge}"
+        if name not in announced:
+            announced.add(name)
+            yield from _header(name, "gauge", help_text)
+        yield f"{PREFIX}_{name}{_labels(**labels)} {value!r}"
 
 
 def _header(name: str, kind: str, help_text: str) -> Iterator[str]:

@@ -39,9 +39,10 @@ INVALID = (400, 422)
 #: The answer to a create of a kind the cluster does not serve (a gang scheduler's PodGroup where
 #: that scheduler, or the feature gate of kube-scheduler's own, is missing): only a change can help.
 NOT_SERVED = 404
-#: The children that give the workers their identity and name: one that exists and is not the
-#: TrainJob's is never used (see `Reconciler._foreign`).
-IDENTITY_KINDS = frozenset({"ServiceAccount", "Role", "RoleBinding", "Service"})
+#: The children that give the workers their identity, their name or rights (the reporter may
+#: patch the history ConfigMap): one that exists and is not the TrainJob's is never used (see
+#: `Reconciler._foreign`).
+OWN_KINDS = frozenset({"ServiceAccount", "Role", "RoleBinding", "Service", "ConfigMap"})
 #: Phases a plan may move to only on fresh reads: each counts a restart or ends the TrainJob.
 DECISIVE_PHASES = frozenset({Phase.RESTARTING, Phase.FAILED, Phase.SUCCEEDED})
 #: A TrainJob's Job (or None) and its pods.
@@ -248,8 +249,10 @@ class Reconciler:
                 if child["kind"] == "Job":
                     self._remember_job(namespace, name, outcome)
                     self._cache.wrote_job((namespace, name), outcome)
-                elif outcome is None and child["kind"] in IDENTITY_KINDS and (
-                    taken := await self._foreign(trainjob, child)
+                elif (
+                    outcome is None
+                    and child["kind"] in OWN_KINDS
+                    and (taken := await self._foreign(trainjob, child))
                 ):
                     return failed_to_create(trainjob, Reason.CHILD_NAME_TAKEN, taken, _now())
         return result

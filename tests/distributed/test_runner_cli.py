@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -55,6 +56,11 @@ def test_the_early_stopping_example_stops_every_worker_at_the_same_epoch(tmp_pat
     assert "did not improve" in early["message"]
     assert {c["type"]: c["status"] for c in status["conditions"]}["EarlyStopped"] == "True"
     assert status["workers"] == {"total": 2, "active": 0, "succeeded": 2, "failed": 0}
+    assert f"training history saved to {tmp_path / 'history.json'}" in output
+    history = json.loads((tmp_path / "history.json").read_text())
+    epochs = [x for x, _ in history["epochs"]["val_loss"]["points"]]
+    assert epochs[0] == 1 and epochs[-1] == early["epoch"] and epochs == sorted(set(epochs))
+    assert history["earlyStop"]["epoch"] == early["epoch"] and history["attempts"][0]["attempt"] == 0
 
 
 def test_ctrl_c_stops_every_worker_gracefully(tmp_path):

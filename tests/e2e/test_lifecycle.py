@@ -45,6 +45,7 @@ def children(cp: ControlPlane, namespace: str, name: str) -> list[str]:
         "Job": f"/apis/batch/v1/namespaces/{namespace}/jobs/{name}",
         "Service": f"/api/v1/namespaces/{namespace}/services/{name}-workers",
         "ServiceAccount": f"/api/v1/namespaces/{namespace}/serviceaccounts/{name}-reporter",
+        "ConfigMap": f"/api/v1/namespaces/{namespace}/configmaps/{name}-history",
         "Role": f"{rbac}/roles/{name}-reporter",
         "RoleBinding": f"{rbac}/rolebindings/{name}-reporter",
     }

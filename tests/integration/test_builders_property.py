@@ -90,14 +90,8 @@ def test_every_accepted_trainjob_gives_children_the_apiserver_accepts(
     deadline = trainjob["spec"]["runPolicy"].get("activeDeadlineSeconds")
     built = children(trainjob, attempt=0, deadline_seconds=deadline)
     gang = ["PodGroup"] if "podGroupPolicy" in trainjob["spec"] else []
-    assert [child["kind"] for child in built] == [
-        "ServiceAccount",
-        "Role",
-        "RoleBinding",
-        "Service",
-        *gang,
-        "Job",
-    ]
+    kinds = [child["kind"] for child in built]
+    assert kinds == ["ServiceAccount", "Role", "RoleBinding", "ConfigMap", "Service", *gang, "Job"]
     for child in built:
         dry_run(control_plane, child["kind"], namespace, child)
 

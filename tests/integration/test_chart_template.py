@@ -8,6 +8,7 @@ exactly, so that any permission added beyond it fails here (issue 9).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -332,3 +333,15 @@ def test_bad_values_are_refused_with_a_reason(helm: Cli, values: list[str], erro
     with pytest.raises(CommandFailed) as failed:
         render(helm, *values)
     assert error in failed.value.result.stderr
+
+
+def test_grafana_dashboard_profile_ships_the_dashboard_for_the_sidecar(helm: Cli) -> None:
+    assert "ConfigMap" not in kinds(render(helm)), "off by default"
+    objects = render(
+        helm, "metrics.grafanaDashboard.enabled=true", "metrics.grafanaDashboard.namespace=grafana"
+    )
+    config_map = only(objects, "ConfigMap", namespace="grafana")
+    assert config_map["metadata"]["labels"]["grafana_dashboard"] == "1"
+    shipped = json.loads(config_map["data"]["trainjob.json"])
+    assert shipped == json.loads((CHART / "dashboards" / "trainjob.json").read_text())
+    assert shipped["uid"] == "trainjob-operator" and len(shipped["panels"]) >= 2

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import sys
 import time
 import urllib.request
@@ -11,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.chart import CHART
 from tests.cluster import ControlPlane
 from tests.cluster.controlplane import free_port
 from tests.cluster.processes import spawn, stop
@@ -31,14 +34,23 @@ class Operator:
         env = {**os.environ, "KUBECONFIG": str(cp.kubeconfig), "PYTHONUNBUFFERED": "1"}
         self.process = spawn(argv, log=log, env=env)
 
-    def gauge(self) -> list[str]:
-        """The lines of the TrainJobs-by-phase gauge."""
+    def scrape(self) -> str:
+        """The metrics endpoint's answer ("" while it does not answer)."""
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=5) as response:
-                text = response.read().decode()
+                return response.read().decode()
         except OSError:
-            return []
-        return [line for line in text.splitlines() if line.startswith("trainjob_operator_trainjobs{")]
+            return ""
+
+    def gauge(self) -> list[str]:
+        """The lines of the TrainJobs-by-phase gauge."""
+        return [
+            line for line in self.scrape().splitlines() if line.startswith("trainjob_operator_trainjobs{")
+        ]
+
+    def job_lines(self) -> list[str]:
+        """The lines of the per-job gauges."""
+        return [line for line in self.scrape().splitlines() if line.startswith("trainjob_operator_job_")]
 
     def wait_for_gauge(self, expected: list[str], timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
@@ -46,6 +58,16 @@ class Operator:
             assert self.process.poll() is None, "the operator exited"
             assert time.monotonic() < deadline, f"gauge {self.gauge()}, expected {expected}"
             time.sleep(0.2)
+
+
+def trainjob_manifest(name: str, namespace: str) -> dict:
+    """A TrainJob of one node, which stays Created here (no node runs its pod)."""
+    return {
+        "apiVersion": "trainjob.dev/v1alpha1",
+        "kind": "TrainJob",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {"image": "trainer", "command": ["python", "train.py"], "numNodes": 1, "maxEpochs": 10},
+    }
 
 
 @pytest.fixture
@@ -60,13 +82,7 @@ def test_status_writes_that_keep_the_phase_do_not_reach_the_phase_handler(
     control_plane: ControlPlane, namespace: str, operator: Operator
 ) -> None:
     trainjobs = TRAINJOBS.format(namespace=namespace)
-    manifest = {
-        "apiVersion": "trainjob.dev/v1alpha1",
-        "kind": "TrainJob",
-        "metadata": {"name": "gauge", "namespace": namespace},
-        "spec": {"image": "trainer", "command": ["python", "train.py"], "numNodes": 1, "maxEpochs": 1},
-    }
-    control_plane.admin.create(trainjobs, manifest)
+    control_plane.admin.create(trainjobs, trainjob_manifest("gauge", namespace))
     operator.wait_for_gauge(['trainjob_operator_trainjobs{phase="Created"} 1'])
     handled = operator.log.read_text().count(PHASE_HANDLED)
     for step in range(20):  # what a reporter writes, every 10 s in a pod
@@ -77,3 +93,54 @@ def test_status_writes_that_keep_the_phase_do_not_reach_the_phase_handler(
     assert operator.log.read_text().count(PHASE_HANDLED) == handled + 1, "only the phase change"
     control_plane.admin.delete(f"{trainjobs}/gauge")
     operator.wait_for_gauge([])
+
+
+def dashboard_queries() -> list[str]:
+    """Every PromQL expression of the chart's Grafana dashboard (panels and template variables)."""
+    dashboard = json.loads((CHART / "dashboards" / "trainjob.json").read_text())
+    queries = [target["expr"] for panel in dashboard["panels"] for target in panel["targets"]]
+    queries += [
+        variable["query"]["query"]
+        for variable in dashboard["templating"]["list"]
+        if variable["type"] == "query"
+    ]
+    return queries
+
+
+def test_running_jobs_have_gauges_that_every_dashboard_query_names_and_that_go_when_they_end(
+    control_plane: ControlPlane, namespace: str, operator: Operator
+) -> None:
+    trainjobs = TRAINJOBS.format(namespace=namespace)
+    control_plane.admin.create(trainjobs, trainjob_manifest("curves", namespace))
+    operator.wait_for_gauge(['trainjob_operator_trainjobs{phase="Created"} 1'])
+    assert operator.job_lines() == [], "no gauges before the job runs"
+    status = {  # what a reporter writes, and the phase the operator would write
+        "phase": "Running",
+        "progress": {"epoch": 3, "totalEpochs": 10, "step": 30, "percent": 25.0, "etaSeconds": 90.5,
+                     "samplesPerSecond": 1234.5},
+        "metrics": {"loss": 0.5, "valLoss": 0.625, "lr": 0.01, "best": 0.625, "bestEpoch": 2,
+                    "values": {"loss": 0.5, "val_loss": 0.625, "lr": 0.01, "val_accuracy": 0.875}},
+    }  # fmt: skip
+    control_plane.admin.patch(f"{trainjobs}/curves/status", {"status": status}, kind="merge")
+    operator.wait_for_gauge(['trainjob_operator_trainjobs{phase="Running"} 1'])
+    labels = f'namespace="{namespace}",name="curves"'
+    lines = operator.job_lines()
+    for expected in [
+        f"trainjob_operator_job_progress_percent{{{labels}}} 25.0",
+        f"trainjob_operator_job_epoch{{{labels}}} 3.0",
+        f"trainjob_operator_job_loss{{{labels}}} 0.5",
+        f"trainjob_operator_job_val_loss{{{labels}}} 0.625",
+        f'trainjob_operator_job_metric{{{labels},metric="val_accuracy"}} 0.875',
+    ]:
+        assert expected in lines, lines
+    text = operator.scrape()
+    exported = set(re.findall(r"^# TYPE (\S+) ", text, re.MULTILINE))
+    queries = dashboard_queries()
+    assert len(queries) >= 9
+    for query in queries:
+        named = set(re.findall(r"\btrainjob_\w+", query))
+        assert named, f"{query!r} names no trainjob metric"
+        assert named <= exported, f"{query!r} names {named - exported}, not exported"
+    control_plane.admin.patch(f"{trainjobs}/curves/status", {"status": {"phase": "Succeeded"}}, kind="merge")
+    operator.wait_for_gauge(['trainjob_operator_trainjobs{phase="Succeeded"} 1'])
+    assert operator.job_lines() == [], "the series go when the job ends"

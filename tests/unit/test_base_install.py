@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
@@ -33,3 +34,15 @@ def test_the_cli_and_the_manifest_checks_run_without_torch(base_install: Path, t
     )
     refused = run(base_install, "run", "--check", str(bad))
     assert refused.returncode == 2 and "spec.numNodes: must be at least 1" in refused.stderr
+
+
+def test_history_and_the_terminal_plot_run_without_matplotlib(base_install: Path, tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    points = {"width": 1, "points": [[1, 0.9], [2, 0.5], [3, 0.4]]}
+    document = {"version": 1, "epochs": {"loss": points}, "steps": {}, "attempts": []}
+    (run_dir / "history.json").write_text(json.dumps(document))
+    assert "0.4" in run(base_install, "history", "--run-dir", str(run_dir)).stdout
+    assert "* loss" in run(base_install, "plot", "--run-dir", str(run_dir)).stdout
+    refused = run(base_install, "plot", "--run-dir", str(run_dir), "-o", str(tmp_path / "x.png"))
+    assert refused.returncode == 2 and "pip install 'trainjob[plot]'" in refused.stderr

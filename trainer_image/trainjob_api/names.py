@@ -38,6 +38,9 @@ COMPLETION_INDEX = "batch.kubernetes.io/job-completion-index"
 SERVICE_SUFFIX = "-workers"
 #: The per-job ServiceAccount, Role and RoleBinding of the status reporter: name plus this suffix.
 REPORTER_SUFFIX = "-reporter"
+#: The ConfigMap that keeps a TrainJob's training history: name plus this suffix, under `HISTORY_KEY`.
+HISTORY_SUFFIX = "-history"
+HISTORY_KEY = "history.json"
 #: The container that runs the user's command in every worker pod.
 WORKER_CONTAINER = "worker"
 
@@ -65,6 +68,11 @@ def job_name(name: str) -> str:
 def reporter_name(name: str) -> str:
     """The ServiceAccount, Role and RoleBinding of the in-pod status reporter."""
     return f"{name}{REPORTER_SUFFIX}"
+
+
+def history_name(name: str) -> str:
+    """The ConfigMap of the training history (made by the operator, written by the reporter)."""
+    return f"{name}{HISTORY_SUFFIX}"
 
 
 def pod_hostname(name: str, index: int) -> str:

@@ -119,6 +119,12 @@ What the operator needs on TrainJobs and their children, in every namespace it w
 - apiGroups: [rbac.authorization.k8s.io]
   resources: [roles, rolebindings]
   verbs: [create, get]
+# The history ConfigMap of each TrainJob: created here; get and patch so that the operator may
+# grant them, by name, to the job's reporter (RBAC allows granting only what one has); get also
+# checks that an existing one of that name is the TrainJob's own.
+- apiGroups: [""]
+  resources: [configmaps]
+  verbs: [create, get, patch]
 - apiGroups: [""]
   resources: [events]
   verbs: [create, list]

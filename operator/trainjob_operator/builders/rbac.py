@@ -1,8 +1,9 @@
 """The identity of the in-pod status reporter: a per-job ServiceAccount, Role and RoleBinding.
 
 The Role allows exactly what the reporter needs on exactly this TrainJob: `get` and `patch` of
-`trainjobs/status`, and `get` and `watch` of the TrainJob (to see stop requests), all with
-`resourceNames` (a watch names its object with a `metadata.name` field selector).
+`trainjobs/status`, `get` and `watch` of the TrainJob (to see stop requests), and `get` and
+`patch` of the job's history ConfigMap, all with `resourceNames` (a watch names its object with a
+`metadata.name` field selector).
 
 The workers run as the per-job account, unless `spec.podTemplate.serviceAccountName` names the
 user's own account (for the user's code, e.g. cloud storage through workload identity); then the
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from trainjob_api.names import GROUP, PLURAL, reporter_name
+from trainjob_api.names import GROUP, PLURAL, history_name, reporter_name
 from trainjob_operator.builders.meta import Body, child_metadata, identity
 
 RBAC_GROUP = "rbac.authorization.k8s.io"
@@ -33,7 +34,7 @@ def service_account(trainjob: Body) -> dict[str, Any]:
 
 
 def role(trainjob: Body) -> dict[str, Any]:
-    """Read and patch this TrainJob's status; read and watch this TrainJob."""
+    """Read and patch this TrainJob's status and history ConfigMap; read and watch this TrainJob."""
     job = trainjob["metadata"]["name"]
     return {
         "apiVersion": f"{RBAC_GROUP}/v1",
@@ -47,6 +48,12 @@ def role(trainjob: Body) -> dict[str, Any]:
                 "verbs": ["get", "patch"],
             },
             {"apiGroups": [GROUP], "resources": [PLURAL], "resourceNames": [job], "verbs": ["get", "watch"]},
+            {
+                "apiGroups": [""],
+                "resources": ["configmaps"],
+                "resourceNames": [history_name(job)],
+                "verbs": ["get", "patch"],
+            },
         ],
     }
 

@@ -11,6 +11,7 @@ from trainjob_api.contract import RESERVED_VARIABLES, WORKER_ENV_DEFAULTS, Worke
 from trainjob_api.names import MAX_NAME_LENGTH, MAX_NODES, master_address, pod_hostname, service_name
 from trainjob_operator.builders.children import children
 from trainjob_operator.builders.environment import resolve_backend
+from trainjob_operator.builders.history import history_config_map
 from trainjob_operator.builders.job import desired_template_hash, worker_job
 from trainjob_operator.builders.pod import PASSED_THROUGH, merge, pod_template
 from trainjob_operator.builders.rbac import role, role_binding, service_account
@@ -279,6 +280,12 @@ def test_reporter_rbac_is_limited_to_this_job(trainjob_factory):
             "resourceNames": ["mnist"],
             "verbs": ["get", "watch"],
         },
+        {
+            "apiGroups": [""],
+            "resources": ["configmaps"],
+            "resourceNames": ["mnist-history"],
+            "verbs": ["get", "patch"],
+        },
     ]
     assert service_account(trainjob)["metadata"]["name"] == "mnist-reporter"
     binding = role_binding(trainjob)
@@ -322,3 +329,11 @@ def test_every_valid_name_gives_valid_child_names(name):
     for label in (service_name(name), pod_hostname(name, MAX_NODES - 1)):
         assert DNS_LABEL.match(label) and len(label) <= 63, label
     assert master_address(name, "ns").startswith(f"{name}-0.{name}-workers.")
+
+
+def test_the_history_config_map_is_empty_and_owned_by_the_trainjob(trainjob_factory):
+    trainjob = trainjob_factory()
+    config_map = history_config_map(trainjob)
+    assert config_map["metadata"]["name"] == "mnist-history"
+    assert config_map["metadata"]["ownerReferences"][0]["uid"] == trainjob["metadata"]["uid"]
+    assert config_map["data"] == {"history.json": ""}

@@ -46,6 +46,7 @@ def kubeconfig(kmock, tmp_path, monkeypatch):
     )
     for resource, kind in [(JOBS, "Job"), ("v1/pods", "Pod"), ("v1/services", "Service"),
                            ("v1/serviceaccounts", "ServiceAccount"), ("v1/events", "Event"),
+                           ("v1/configmaps", "ConfigMap"),
                            ("rbac.authorization.k8s.io/v1/roles", "Role"),
                            ("rbac.authorization.k8s.io/v1/rolebindings", "RoleBinding")]:  # fmt: skip
         kmock.resources[resource] = km.ResourceInfo(kind=kind, namespaced=True, verbs=VERBS)

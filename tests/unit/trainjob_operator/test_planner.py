@@ -18,6 +18,7 @@ def test_a_new_trainjob_creates_its_children_and_is_created(world_factory):
         "ServiceAccount",
         "Role",
         "RoleBinding",
+        "ConfigMap",
         "Service",
         "Job",
     ]

@@ -35,7 +35,7 @@ class NotServed(km.KubernetesError):
 def cluster(kmock):
     kmock.resources[TRAINJOBS] = km.ResourceInfo(kind="TrainJob", namespaced=True, subresources={"status"})
     for resource, kind in [(JOBS, "Job"), (PODS, "Pod"), ("v1/services", "Service"),
-                           ("v1/serviceaccounts", "ServiceAccount"),
+                           ("v1/serviceaccounts", "ServiceAccount"), ("v1/configmaps", "ConfigMap"),
                            ("rbac.authorization.k8s.io/v1/roles", "Role"),
                            ("rbac.authorization.k8s.io/v1/rolebindings", "RoleBinding")]:  # fmt: skip
         kmock.resources[resource] = km.ResourceInfo(kind=kind, namespaced=True)
@@ -82,7 +82,15 @@ async def test_creates_children_and_writes_status(cluster, reconciler, events):
     add_trainjob(cluster, numNodes=2)
     await reconciler.reconcile("ml", "mnist")
     kinds = sorted(resource.plural for resource, _, _ in cluster.objects)
-    assert kinds == ["jobs", "rolebindings", "roles", "serviceaccounts", "services", "trainjobs"]
+    assert kinds == [
+        "configmaps",
+        "jobs",
+        "rolebindings",
+        "roles",
+        "serviceaccounts",
+        "services",
+        "trainjobs",
+    ]
     job = stored(cluster, JOBS, "mnist")
     assert job["spec"]["completions"] == 2
     trainjob = stored(cluster, TRAINJOBS, "mnist")

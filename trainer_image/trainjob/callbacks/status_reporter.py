@@ -10,6 +10,7 @@ import torch
 
 from trainjob.callbacks.base import Callback
 from trainjob.progress import ProgressTracker
+from trainjob.reporting.history_recorder import HistoryRecorder
 from trainjob.reporting.report import build_status
 from trainjob.reporting.writer import BackgroundWriter, StatusSink
 
@@ -22,7 +23,8 @@ class StatusReporter(Callback):
 
     During an epoch the status is rebuilt at most every `min_interval_s` (the writer
     coalesces and rate-limits anyway); at each epoch's end and at the end of the fit it is
-    always sent, and the final write is flushed for at most `flush_timeout_s`.
+    always sent, and the final write is flushed for at most `flush_timeout_s`. With a `history`,
+    every report is also recorded there (epoch ends as that epoch's points).
     """
 
     def __init__(
@@ -31,8 +33,10 @@ class StatusReporter(Callback):
         min_interval_s: float = 10.0,
         flush_timeout_s: float = 10.0,
         clock: Callable[[], float] = time.monotonic,
+        history: HistoryRecorder | None = None,
     ) -> None:
         self.sink = sink
+        self.history = history
         self.min_interval_s = min_interval_s
         self.flush_timeout_s = flush_timeout_s
         self._clock = clock
@@ -51,6 +55,8 @@ class StatusReporter(Callback):
             return
         self._tracker.start(trainer.state)
         self._writer = BackgroundWriter(self.sink, self.min_interval_s, clock=self._clock)
+        if self.history is not None:
+            self.history.start()
         self._report(trainer)
 
     def on_train_batch_end(self, trainer: Trainer, loss: torch.Tensor, batch_idx: int) -> None:
@@ -61,7 +67,7 @@ class StatusReporter(Callback):
     def on_epoch_complete(self, trainer: Trainer) -> None:
         """Report the finished epoch, its metrics and any agreed stop."""
         if self._writer is not None:
-            self._report(trainer)
+            self._report(trainer, epoch_end=True)
 
     def on_fit_end(self, trainer: Trainer) -> None:
         """Report the end state and wait (bounded) for it to land."""
@@ -71,14 +77,19 @@ class StatusReporter(Callback):
         """Land what is known before the error ends the process."""
         self._finish(trainer)
 
-    def _report(self, trainer: Trainer) -> None:
+    def _report(self, trainer: Trainer, epoch_end: bool = False, final: bool = False) -> None:
         assert self._writer is not None
         self._next_report = self._clock() + self.min_interval_s
-        self._writer.submit(build_status(trainer, self._tracker))
+        fragment = build_status(trainer, self._tracker)
+        self._writer.submit(fragment)
+        if self.history is not None and not final:  # the final report repeats the last epoch's
+            self.history.record(fragment, epoch_end=epoch_end)
 
     def _finish(self, trainer: Trainer) -> None:
         if self._writer is None:
             return
-        self._report(trainer)
+        self._report(trainer, final=True)
         self._writer.close(self.flush_timeout_s)
         self._writer = None
+        if self.history is not None:
+            self.history.close(self.flush_timeout_s)

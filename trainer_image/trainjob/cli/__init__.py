@@ -2,7 +2,8 @@
 
 Local: `run FILE` (a TrainJob as local processes), `launch -- COMMAND` (the node launcher).
 Cluster, with the user's kubeconfig and context as kubectl uses them: `list`, `status NAME`,
-`watch NAME`, `logs NAME`, `stop NAME`.
+`watch NAME`, `logs NAME`, `stop NAME`, `history NAME`, `plot NAME...` (the last two also for a
+local run, with `--run-dir DIR`).
 """
 
 from __future__ import annotations
@@ -11,10 +12,10 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from trainjob.cli import listing, local, logs, status, stop, watch
+from trainjob.cli import history, listing, local, logs, plot, status, stop, watch
 from trainjob.cli.base import EXIT_FAILED, EXIT_INTERRUPTED
 
-CLUSTER_COMMANDS = (listing, status, watch, logs, stop)
+CLUSTER_COMMANDS = (listing, status, watch, logs, stop, history, plot)
 
 
 def build_parser(prog: str, *, with_local: bool) -> argparse.ArgumentParser:

@@ -22,8 +22,8 @@ from trainjob_api.names import STOP_ANNOTATION, stop_requested
 LABEL_WIDTH = 16
 
 
-def describe(trainjob: Mapping[str, Any], now: datetime.datetime) -> str:
-    """The TrainJob's status as labelled lines, then its conditions as a table."""
+def describe(trainjob: Mapping[str, Any], now: datetime.datetime, loss_curve: str | None = None) -> str:
+    """The TrainJob's status as labelled lines (with `loss_curve`, a sparkline), then its conditions."""
     metadata, spec = trainjob.get("metadata") or {}, trainjob.get("spec") or {}
     status: dict[str, Any] = trainjob.get("status") or {}
     fields: list[tuple[str, str | None]] = [
@@ -36,6 +36,7 @@ def describe(trainjob: Mapping[str, Any], now: datetime.datetime) -> str:
         ("Restarts", _restarts(spec, status)),
         ("Progress", _progress(status, now)),
         ("Metrics", metrics_text(status.get("metrics") or {}) or None),
+        ("Loss curve", loss_curve),
         ("Best", _best(status.get("metrics") or {})),
         ("Early stopping", _early_stopping(status.get("earlyStopping") or {})),
         ("Checkpoint", _checkpoint(status.get("checkpoint") or {})),

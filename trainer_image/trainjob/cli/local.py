@@ -36,6 +36,7 @@ def run_manifest(args: argparse.Namespace) -> int:
     """`trainjob run FILE`: the workers as local processes, live progress, then the final status."""
     import yaml
 
+    from trainjob.reporting.history_store import HISTORY_FILE_NAME
     from trainjob.reporting.sinks import read_status_file
     from trainjob.runner.display import RunDisplay
     from trainjob.runner.local import STATUS_FILE_NAME, LocalRun, RunOptions
@@ -63,6 +64,9 @@ def run_manifest(args: argparse.Namespace) -> int:
     except ManifestError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_INVALID
+    history = run_dir / HISTORY_FILE_NAME
+    if history.is_file():
+        print(f"training history saved to {history}; draw it with: trainjob plot --run-dir {run_dir}")
     print(yaml.safe_dump({"status": local.document()}, sort_keys=False), end="")
     if status.interrupted:
         return EXIT_INTERRUPTED

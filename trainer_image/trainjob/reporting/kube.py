@@ -202,12 +202,17 @@ class KubeStatusSink:
                 "PATCH", self.path, body, "application/merge-patch+json"
             )
         except ApiError as error:
-            message = f"PATCH {self.job.namespace}/{self.job.name} status: {error}"
-            if error.refused:
-                raise RefusedWriteError(message) from error
-            if error.permanent:
-                raise PermanentWriteError(message) from error
-            raise ConnectionError(message) from error
+            raise write_error(f"PATCH {self.job.namespace}/{self.job.name} status", error) from error
+
+
+def write_error(what: str, error: ApiError) -> Exception:
+    """The error a `StatusSink` raises for a failed write: refused, permanent, or else transient."""
+    message = f"{what}: {error}"
+    if error.refused:
+        return RefusedWriteError(message)
+    if error.permanent:
+        return PermanentWriteError(message)
+    return ConnectionError(message)
 
 
 def cluster_access_from_environment(

@@ -1,0 +1,1 @@
+"""Pictures of training histories: the curves and marks (pure), drawn as text or with matplotlib."""
