@@ -117,7 +117,7 @@ have_kueue() { [[ -f "$KUEUE/.version" && "$(cat "$KUEUE/.version")" == "$KUEUE_
 build_kueue() {
   have_kueue && return
   local mod="$KUEUE/src" source
-  rm -rf "$KUEUE/bin" "$KUEUE/crds"
+  rm -rf "${KUEUE:?}/bin" "${KUEUE:?}/crds"
   mkdir -p "$mod" "$KUEUE/bin" "$KUEUE/crds"
   printf 'module trainjob.local/kueue-build\n\ngo 1.26.0\n\nrequire sigs.k8s.io/kueue %s\n' "$KUEUE_VERSION" >"$mod/go.mod"
   : >"$mod/go.sum"

@@ -18,6 +18,7 @@ def test_no_policy_no_pod_group_and_untouched_pods(trainjob_factory):
         "ServiceAccount",
         "Role",
         "RoleBinding",
+        "ConfigMap",
         "Service",
         "Job",
     ]
