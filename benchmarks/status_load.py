@@ -52,10 +52,10 @@ from benchmarks.procstat import cpu_seconds
 from tests.cluster import ControlPlane, build_binaries
 from tests.cluster.processes import spawn, stop
 from tests.e2e.support import TRAINJOBS, install_crd
-from trainjob.callbacks.defaults import CLUSTER_STATUS_INTERVAL_S
 from trainjob.contract import JobIdentity
 from trainjob.status.kube import ClusterAccess, KubeStatusSink
 from trainjob.status.stop_watch import WATCH_SECONDS, StopRequestWatcher
+from trainjob.status.target import CLUSTER_STATUS_INTERVAL_S
 from trainjob.status.writer import BackgroundWriter
 from trainjob_operator.api.names import reporter_name
 from trainjob_operator.builders.rbac import role, role_binding, service_account

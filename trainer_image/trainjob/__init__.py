@@ -19,6 +19,10 @@ _EXPORTS = {
     "Trainer": "trainjob.trainer",
     "TrainingFailed": "trainjob.trainer",
     "TrainingInterrupted": "trainjob.trainer",
+    "finish": "trainjob.reporting",
+    "report": "trainjob.reporting",
+    "report_early_stopping": "trainjob.reporting",
+    "stop_requested": "trainjob.reporting",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -28,4 +32,6 @@ def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'trainjob' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later uses skip this function
+    return value

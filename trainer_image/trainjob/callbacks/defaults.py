@@ -13,15 +13,9 @@ from trainjob.callbacks.progress_monitor import ProgressMonitor
 from trainjob.callbacks.status_reporter import StatusReporter
 from trainjob.callbacks.stop_on_request import StopOnRequest
 from trainjob.config import TrainerConfig
-from trainjob.contract import TRAINJOB_STATUS_FILE, WorkerEnvironment
-from trainjob.status.kube import ClusterAccess, KubeStatusSink, cluster_access_from_environment
-from trainjob.status.sinks import FileSink
-from trainjob.status.writer import StatusSink
-
-#: Optional override of the reporter's minimum seconds between status writes.
-STATUS_INTERVAL_VARIABLE = "TRAINJOB_STATUS_INTERVAL_SECONDS"
-LOCAL_STATUS_INTERVAL_S = 0.5
-CLUSTER_STATUS_INTERVAL_S = 10.0
+from trainjob.contract import WorkerEnvironment
+from trainjob.status.kube import ClusterAccess, cluster_access_from_environment
+from trainjob.status.target import status_target
 
 
 def default_callbacks(
@@ -52,19 +46,6 @@ def default_callbacks(
 def status_reporter_from_environment(
     env: WorkerEnvironment, environ: Mapping[str, str], access: ClusterAccess | None
 ) -> StatusReporter | None:
-    """A reporter writing where this worker's TrainJob status lives, or None outside a TrainJob.
-
-    The local runner names a status file; in a pod, `access` reaches the TrainJob's status.
-    """
-    sink: StatusSink
-    interval = CLUSTER_STATUS_INTERVAL_S
-    if environ.get(TRAINJOB_STATUS_FILE):
-        sink = FileSink(environ[TRAINJOB_STATUS_FILE])
-        interval = LOCAL_STATUS_INTERVAL_S
-    elif access is not None and env.job is not None:
-        sink = KubeStatusSink(access, env.job)
-    else:
-        return None
-    if environ.get(STATUS_INTERVAL_VARIABLE):
-        interval = float(environ[STATUS_INTERVAL_VARIABLE])
-    return StatusReporter(sink, min_interval_s=interval)
+    """A reporter writing where this worker's TrainJob status lives, or None outside a TrainJob."""
+    target = status_target(env, environ, access)
+    return None if target is None else StatusReporter(target.sink, min_interval_s=target.min_interval_s)
