@@ -74,6 +74,15 @@ report = _on_this_process(RunReporter.report)
 report_early_stopping = _on_this_process(RunReporter.report_early_stopping)
 
 
+def stop_flag() -> StopFlag:
+    """This process's stop-request flag, made from the environment on first use (watched on rank 0)."""
+    global _stop_flag
+    with _lock:
+        if _stop_flag is None:
+            _stop_flag = _stop_flag_from_environment(os.environ)
+        return _stop_flag
+
+
 def stop_requested(agree: bool = True) -> bool:
     """Whether the TrainJob was asked to stop (`trainjob stop NAME`); stop training when True.
 
@@ -82,12 +91,7 @@ def stop_requested(agree: bool = True) -> bool:
     every rank gets the same answer there. Once it says True, the status records that the run
     stopped on request.
     """
-    global _stop_flag
-    with _lock:
-        if _stop_flag is None:
-            _stop_flag = _stop_flag_from_environment(os.environ)
-        flag = _stop_flag
-    requested = flag.is_set()
+    requested = stop_flag().is_set()
     if agree:
         requested = any_rank(requested)
     if requested:

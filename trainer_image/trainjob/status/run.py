@@ -75,6 +75,10 @@ class RunReporter:
         """The background writer, once the first status was sent."""
         return self._writer
 
+    def due(self) -> bool:
+        """Whether the next `report` would be sent (a caller may skip costly reads otherwise)."""
+        return self.sink is not None and self._clock() >= self._next_report
+
     def report(
         self,
         *,

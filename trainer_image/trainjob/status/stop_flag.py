@@ -32,6 +32,10 @@ class StopFlag:
                     self._watcher = StopRequestWatcher(self.access, self.job, self._event.set).start()
         return self._event.is_set()
 
+    def set(self) -> None:
+        """Mark the stop as requested (as the watch does when it sees the annotation)."""
+        self._event.set()
+
     def close(self) -> None:
         """Stop watching."""
         with self._lock:
