@@ -64,6 +64,7 @@ class RunReporter:
         self._checkpoint: dict[str, Any] | None = None
         self._stopped_on_request = False
         self._completed = False
+        self._given: dict[str, float | None] = {}
 
     @property
     def active(self) -> bool:
@@ -90,12 +91,15 @@ class RunReporter:
         metrics: Mapping[str, Any] | None = None,
         checkpoint: str | None = None,
         completed: bool = False,
+        percent: float | None = None,
+        eta_seconds: float | None = None,
     ) -> None:
         """Record where the run is (any subset of the fields) and send it when due.
 
         `epoch` is 1-based; `step` counts optimizer steps since the start; `samples` counts the
         samples seen so far by all ranks (for samples per second); `metrics` merge into the
-        latest values; `checkpoint` names the checkpoint just written.
+        latest values; `checkpoint` names the checkpoint just written. `percent` and
+        `eta_seconds`, when given, stand instead of the derived ones until the next call.
         """
         if self.sink is None:
             return
@@ -119,6 +123,7 @@ class RunReporter:
             if checkpoint is not None:
                 self._checkpoint = checkpoint_fields(checkpoint, self._epoch)
             self._completed = self._completed or completed
+            self._given = {"percent": percent, "etaSeconds": eta_seconds}
             urgent = new_epoch or checkpoint is not None or completed
             if urgent or self._clock() >= self._next_report:
                 self._send()
@@ -184,6 +189,7 @@ class RunReporter:
         )
         if self._epoch is None:
             progress.pop("epoch", None)
+        progress.update({key: value for key, value in self._given.items() if value is not None})
         fragment: dict[str, Any] = {"progress": progress}
         if self._metrics or self._best:
             fragment["metrics"] = metrics_fields(self._metrics, **self._best)
