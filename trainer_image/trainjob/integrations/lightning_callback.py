@@ -78,6 +78,7 @@ class LightningReporting:
         self._finish(trainer)
 
     def _report_all(self, trainer: Any, finished: bool = False) -> None:
+        """Report everything; at the end of the fit nothing is left to wait for (ETA 0)."""
         reporter = self._reporter
         if reporter is None:
             return
@@ -86,6 +87,7 @@ class LightningReporting:
         reporter.report(
             metrics=state.metrics_of(trainer.callback_metrics),
             checkpoint=state.checkpoint_of(trainer),
+            eta_seconds=0.0 if finished else None,
             **state.progress_of(trainer, finished),
         )
 

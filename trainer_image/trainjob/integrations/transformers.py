@@ -114,7 +114,7 @@ class TrainJobCallback(TrainerCallback):
         """Report the end state and wait (bounded) for it to land."""
         if self._reporter is None:
             return
-        self._reporter.report(**hf.progress_of(state, args))
+        self._reporter.report(eta_seconds=0.0, **hf.progress_of(state, args))
         self._reporter.close()
         self._reporter = None
         if self._stop is not None:
