@@ -86,9 +86,8 @@ def main() -> None:
     )
     trainer.fit(DigitsMLP(args.lr), train, val)
     metrics = {name: round(float(value), 4) for name, value in trainer.callback_metrics.items()}
-    print(
-        f"rank {trainer.global_rank} done: {trainer.current_epoch} epochs, step {trainer.global_step}, {metrics}"
-    )
+    rank, epochs, step = trainer.global_rank, trainer.current_epoch, trainer.global_step
+    print(f"rank {rank} done: {epochs} epochs, step {step}, {metrics}")
 
 
 if __name__ == "__main__":

@@ -89,9 +89,8 @@ def main() -> None:
         callbacks=[EarlyStoppingCallback(early_stopping_patience=args.patience)],
     )
     trainer.train()
-    print(
-        f"rank {trainer.args.process_index} done: step {trainer.state.global_step}, best {trainer.state.best_metric}"
-    )
+    state = trainer.state
+    print(f"rank {trainer.args.process_index} done: step {state.global_step}, best eval_loss {state.best_metric}")
 
 
 if __name__ == "__main__":
