@@ -90,7 +90,7 @@ def main() -> None:
     )
     trainer.train()
     state = trainer.state
-    print(f"rank {trainer.args.process_index} done: step {state.global_step}, best eval_loss {state.best_metric}")
+    print(f"rank {trainer.args.process_index} done: step {state.global_step}, best {state.best_metric}")
 
 
 if __name__ == "__main__":
