@@ -19,6 +19,7 @@ from transformers import (
     BertForSequenceClassification,
     EarlyStoppingCallback,
     Trainer,
+    TrainerCallback,
     TrainingArguments,
 )
 
@@ -47,14 +48,17 @@ def digits_datasets(seed: int = 0) -> tuple[Digits, Digits]:
     return Digits(pixels[train], targets[train]), Digits(pixels[val], targets[val])
 
 
-def main() -> None:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--patience", type=int, default=2)
     parser.add_argument("--output", default=os.path.join(tempfile.gettempdir(), "transformers-digits"))
-    args = parser.parse_args()
+    return parser.parse_args(argv)
 
+
+def build_trainer(args: argparse.Namespace, callbacks: list[TrainerCallback] | None = None) -> Trainer:
+    """The Trainer for these arguments, with early stopping (and any further callbacks)."""
     torch.manual_seed(0)
     config = BertConfig(
         vocab_size=17,
@@ -66,7 +70,7 @@ def main() -> None:
         num_labels=10,
     )
     train, val = digits_datasets()
-    trainer = Trainer(
+    return Trainer(
         model=BertForSequenceClassification(config),
         args=TrainingArguments(
             output_dir=args.output,
@@ -86,8 +90,12 @@ def main() -> None:
         ),
         train_dataset=train,
         eval_dataset=val,
-        callbacks=[EarlyStoppingCallback(early_stopping_patience=args.patience)],
+        callbacks=[EarlyStoppingCallback(early_stopping_patience=args.patience), *(callbacks or [])],
     )
+
+
+def main(callbacks: list[TrainerCallback] | None = None) -> None:
+    trainer = build_trainer(parse_args(), callbacks)
     trainer.train()
     state = trainer.state
     print(f"rank {trainer.args.process_index} done: step {state.global_step}, best {state.best_metric}")

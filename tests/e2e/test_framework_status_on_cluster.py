@@ -56,13 +56,22 @@ def conditions(status: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {condition["type"]: condition for condition in status["conditions"]}
 
 
+#: The transformers example with trainjob's callback added by hand (tests/workers/hf_with_callback.py):
+#: its early stopping and stop requests do not travel through transformers' Kubeflow protocol.
+HF_WITH_CALLBACK = ["python", "tests/workers/hf_with_callback.py"]
+
 EARLY_STOPPING = [
-    ("lightning-digits", ["--max-epochs", "40", "--checkpoints", "{tmp}/ck"], "EarlyStopping"),
-    ("plain-loop", ["--epochs", "40"], "EarlyStopping"),
+    ("lightning-digits", ["--max-epochs", "40", "--checkpoints", "{tmp}/ck"], 3),
+    ("plain-loop", ["--epochs", "40"], 3),
+    (
+        "transformers-digits",
+        ["--epochs", "40", "--patience", "2", "--lr", "5e-3", "--output", "{tmp}/out"],
+        2,
+    ),
 ]
 
 
-@pytest.mark.parametrize(("example", "args", "reason"), EARLY_STOPPING, ids=[e[0] for e in EARLY_STOPPING])
+@pytest.mark.parametrize(("example", "args", "patience"), EARLY_STOPPING, ids=[e[0] for e in EARLY_STOPPING])
 def test_the_frameworks_early_stopping_lands_in_the_status(
     control_plane: ControlPlane,
     test_node: TestNode,
@@ -71,9 +80,11 @@ def test_the_frameworks_early_stopping_lands_in_the_status(
     tmp_path: Path,
     example: str,
     args: list[str],
-    reason: str,
+    patience: int,
 ) -> None:
     manifest = framework_job(example, namespace, [arg.format(tmp=tmp_path) for arg in args])
+    if example == "transformers-digits":
+        manifest["spec"]["command"] = HF_WITH_CALLBACK
     name = manifest["metadata"]["name"]
     kubectl_apply(control_plane, manifest, tmp_path)
     progress = ProgressLog()
@@ -82,8 +93,8 @@ def test_the_frameworks_early_stopping_lands_in_the_status(
     assert len(progress.seen) >= 3 and progress.times_it_went_back() == 0, progress.seen
     assert {"loss", "valLoss"} <= set(status["metrics"]) or "val_loss" in status["metrics"]["values"]
     early = status["earlyStopping"]
-    assert early["triggered"] is True and early["reason"] == reason, early
-    assert early["wait"] == early["patience"] == 3
+    assert early["triggered"] is True and early["reason"] == "EarlyStopping", early
+    assert early["wait"] == early["patience"] == patience
     assert early["epoch"] == status["progress"]["epoch"] < 40
     assert conditions(status)["Succeeded"]["reason"] == "EarlyStopped"
     assert conditions(status)["EarlyStopped"]["status"] == "True"
@@ -108,6 +119,8 @@ def test_a_stop_request_stops_every_rank_at_the_same_step(
     args: list[str],
 ) -> None:
     manifest = framework_job(example, namespace, [arg.format(tmp=tmp_path) for arg in args])
+    if example == "transformers-digits":
+        manifest["spec"]["command"] = HF_WITH_CALLBACK
     name = manifest["metadata"]["name"]
     kubectl_apply(control_plane, manifest, tmp_path)
     progress = ProgressLog()
@@ -123,6 +136,28 @@ def test_a_stop_request_stops_every_rank_at_the_same_step(
     assert status["stoppedOnRequest"] is True
     assert conditions(status)["Succeeded"]["reason"] == "StoppedOnRequest"
     assert len(final_steps(control_plane, test_node, namespace, name)) == 1
+
+
+def test_an_unchanged_hugging_face_script_reports_progress_and_metrics(
+    control_plane: ControlPlane,
+    test_node: TestNode,
+    namespace: str,
+    operator: subprocess.Popen[bytes],
+    tmp_path: Path,
+) -> None:
+    """transformers' own Kubeflow callback, switched on by the node launcher, reports into the status."""
+    manifest = framework_job(
+        "transformers-digits", namespace, ["--epochs", "12", "--output", f"{tmp_path}/out"]
+    )
+    kubectl_apply(control_plane, manifest, tmp_path)
+    progress = ProgressLog()
+    status = wait_for_status(
+        control_plane, namespace, "transformers-digits", operator=operator, every=progress, timeout=900
+    )
+    assert_succeeded(control_plane, namespace, status, test_node)
+    assert len(progress.seen) >= 3 and progress.times_it_went_back() == 0, progress.seen
+    assert status["progress"]["percent"] == 100.0 and status["progress"]["totalSteps"] > 0
+    assert {"loss", "eval_loss", "learning_rate"} <= set(status["metrics"]["values"])
 
 
 def test_an_unmodified_tutorial_ddp_script_runs_2x2_without_max_epochs(

@@ -1,4 +1,4 @@
-"""A tutorial-style DDP script, as people write it from the PyTorch docs: no trainjob, launched by torchrun."""
+"""A tutorial-style DDP script, as in the PyTorch docs: no trainjob import, launched by torchrun."""
 
 import os
 
