@@ -29,6 +29,10 @@ from trainjob.contract import STOP_ANNOTATION
 pytestmark = pytest.mark.e2e
 
 INTERVAL = {"name": "TRAINJOB_STATUS_INTERVAL_SECONDS", "value": "0.5"}
+#: The transformers example with trainjob's callback added by hand (tests/workers/hf_with_callback.py):
+#: its early stopping and stop requests do not travel through transformers' Kubeflow protocol.
+HF_WITH_CALLBACK = ["python", "tests/workers/hf_with_callback.py"]
+
 DONE = re.compile(r"rank (\d+) done: (?:(\d+) epochs, )?step (\d+)")
 
 
@@ -37,6 +41,14 @@ def framework_job(
 ) -> dict[str, Any]:
     manifest = example_manifest(example, namespace, args=args)
     manifest["spec"]["env"] = [*(manifest["spec"].get("env") or []), INTERVAL, *(env or [])]
+    return manifest
+
+
+def reporting_job(example: str, namespace: str, args: list[str], tmp_path: Path) -> dict[str, Any]:
+    """The example with `args` ({tmp} is tmp_path); the transformers one with trainjob's callback added."""
+    manifest = framework_job(example, namespace, [arg.format(tmp=tmp_path) for arg in args])
+    if example == "transformers-digits":
+        manifest["spec"]["command"] = HF_WITH_CALLBACK
     return manifest
 
 
@@ -55,10 +67,6 @@ def final_steps(control_plane: ControlPlane, test_node: TestNode, namespace: str
 def conditions(status: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {condition["type"]: condition for condition in status["conditions"]}
 
-
-#: The transformers example with trainjob's callback added by hand (tests/workers/hf_with_callback.py):
-#: its early stopping and stop requests do not travel through transformers' Kubeflow protocol.
-HF_WITH_CALLBACK = ["python", "tests/workers/hf_with_callback.py"]
 
 EARLY_STOPPING = [
     ("lightning-digits", ["--max-epochs", "40", "--checkpoints", "{tmp}/ck"], 3),
@@ -82,9 +90,7 @@ def test_the_frameworks_early_stopping_lands_in_the_status(
     args: list[str],
     patience: int,
 ) -> None:
-    manifest = framework_job(example, namespace, [arg.format(tmp=tmp_path) for arg in args])
-    if example == "transformers-digits":
-        manifest["spec"]["command"] = HF_WITH_CALLBACK
+    manifest = reporting_job(example, namespace, args, tmp_path)
     name = manifest["metadata"]["name"]
     kubectl_apply(control_plane, manifest, tmp_path)
     progress = ProgressLog()
@@ -118,9 +124,7 @@ def test_a_stop_request_stops_every_rank_at_the_same_step(
     example: str,
     args: list[str],
 ) -> None:
-    manifest = framework_job(example, namespace, [arg.format(tmp=tmp_path) for arg in args])
-    if example == "transformers-digits":
-        manifest["spec"]["command"] = HF_WITH_CALLBACK
+    manifest = reporting_job(example, namespace, args, tmp_path)
     name = manifest["metadata"]["name"]
     kubectl_apply(control_plane, manifest, tmp_path)
     progress = ProgressLog()
