@@ -73,7 +73,7 @@ EARLY_STOPPING = [
     ("plain-loop", ["--epochs", "40"], 3),
     (
         "transformers-digits",
-        ["--epochs", "40", "--patience", "2", "--lr", "5e-3", "--output", "{tmp}/out"],
+        ["--epochs", "40", "--patience", "2", "--lr", "0.005", "--output", "{tmp}/out"],
         2,
     ),
 ]
