@@ -26,7 +26,8 @@ from tests.e2e.support import (
 )
 from trainjob.contract import STOP_ANNOTATION
 
-pytestmark = pytest.mark.e2e
+#: Framework runs on 2 shared CPUs take minutes (transformers' imports alone take a while).
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
 INTERVAL = {"name": "TRAINJOB_STATUS_INTERVAL_SECONDS", "value": "0.5"}
 #: The transformers example with trainjob's callback added by hand (tests/workers/hf_with_callback.py):
@@ -73,7 +74,7 @@ EARLY_STOPPING = [
     ("plain-loop", ["--epochs", "40"], 3),
     (
         "transformers-digits",
-        ["--epochs", "40", "--patience", "2", "--lr", "0.005", "--output", "{tmp}/out"],
+        ["--epochs", "40", "--patience", "2", "--lr", "0", "--output", "{tmp}/out"],
         2,
     ),
 ]
