@@ -89,3 +89,40 @@ def test_an_unchanged_hugging_face_trainer_reports_through_its_kubeflow_callback
     assert last["progress"]["totalSteps"] == 16 and last["progress"]["percent"] == 100.0
     assert last["progress"]["etaSeconds"] == 0.0
     assert {"loss", "eval_loss", "learning_rate"} <= set(last["metrics"]["values"])
+
+
+def node_env(tmp_path, **extra: str) -> dict[str, str]:
+    base = {
+        "TRAINJOB_NAME": "hf",
+        "TRAINJOB_STATUS_FILE": str(tmp_path / "status.json"),
+        "WORLD_SIZE": "4",
+        "NNODES": "2",
+        "NPROC_PER_NODE": "2",
+        "NODE_RANK": "0",
+    }
+    return {**base, **extra}
+
+
+def test_the_launcher_of_node_0_serves_and_no_other(tmp_path):
+    from trainjob.integrations.kubeflow_node import progress_server_for_node
+
+    server = progress_server_for_node(node_env(tmp_path))
+    assert server is not None
+    try:
+        assert set(server.environment()) == {"KUBEFLOW_TRAINER_SERVER_URL", "KUBEFLOW_TRAINER_SERVER_TOKEN"}
+        assert (
+            post(server, {"trainerStatus": {"progressPercentage": 5}}, server.token_file.read_text()) == 200
+        )
+    finally:
+        server.close()
+    assert json.loads((tmp_path / "status.json").read_text())["progress"]["percent"] == 5.0
+    assert not server.token_file.exists()
+    for extra in (
+        {"NODE_RANK": "1"},
+        {"TRAINJOB_AUTO_CALLBACKS": "0"},
+        {"DISABLE_KUBEFLOW_INTEGRATION": "true"},
+        {"KUBEFLOW_TRAINER_SERVER_URL": "https://elsewhere"},
+    ):
+        assert progress_server_for_node(node_env(tmp_path, **extra)) is None, extra
+    outside = {key: value for key, value in node_env(tmp_path).items() if not key.startswith("TRAINJOB_")}
+    assert progress_server_for_node(outside) is None
