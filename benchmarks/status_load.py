@@ -55,11 +55,11 @@ from benchmarks.procstat import cpu_seconds
 from tests.cluster import ControlPlane, build_binaries
 from tests.cluster.processes import spawn, stop
 from tests.e2e.support import TRAINJOBS, install_crd
-from trainjob.callbacks.defaults import CLUSTER_HISTORY_INTERVAL_S, CLUSTER_STATUS_INTERVAL_S
 from trainjob.reporting.history_recorder import HistoryRecorder
 from trainjob.reporting.history_store import ConfigMapHistoryStore
 from trainjob.reporting.kube import ClusterAccess, KubeStatusSink
 from trainjob.reporting.stop_watch import WATCH_SECONDS, StopRequestWatcher
+from trainjob.reporting.target import CLUSTER_HISTORY_INTERVAL_S, CLUSTER_STATUS_INTERVAL_S
 from trainjob.reporting.writer import BackgroundWriter
 from trainjob_api.contract import JobIdentity
 from trainjob_api.names import reporter_name

@@ -13,4 +13,4 @@ fi
 if [ ! -x .venv/bin/python ]; then
   uv venv --quiet --python "$python" .venv
 fi
-uv pip install --quiet --python .venv/bin/python -e '.[test]'
+uv pip install --quiet --python .venv/bin/python -e '.[test,lightning,transformers]'

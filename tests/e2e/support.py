@@ -185,8 +185,9 @@ class ProgressLog:
 
     def __call__(self, status: dict[str, Any]) -> None:
         progress = status.get("progress") or {}
-        if "step" in progress and (not self.seen or self.seen[-1] != (progress["epoch"], progress["step"])):
-            self.seen.append((progress["epoch"], progress["step"]))
+        point = (progress.get("epoch", 0), progress.get("step", 0))  # a loop may report only steps
+        if "step" in progress and (not self.seen or self.seen[-1] != point):
+            self.seen.append(point)
 
     def times_it_went_back(self) -> int:
         """How often the progress went below the one seen before it."""

@@ -321,8 +321,12 @@ def test_the_examples_commands_run_from_the_worker_workdir() -> None:
     for manifest in manifests:
         spec = yaml.safe_load(manifest.read_text())["spec"]
         assert spec["image"].startswith("ghcr.io/trainjob/trainer:")
-        python, script = spec["command"][:2]
-        assert python == "python" and (REPO / script).is_file() and script.startswith("examples/")
+        launcher, script = spec["command"][:2]  # python, or torchrun as the user's own launcher
+        assert (
+            launcher in ("python", "torchrun")
+            and (REPO / script).is_file()
+            and script.startswith("examples/")
+        )
         result = subprocess.run(
             [sys.executable, script, "--help"], cwd=REPO, capture_output=True, text=True, timeout=120
         )

@@ -19,6 +19,10 @@ _EXPORTS = {
     "Trainer": "trainjob.trainer",
     "TrainingFailed": "trainjob.trainer",
     "TrainingInterrupted": "trainjob.trainer",
+    "finish": "trainjob.loop_reporting",
+    "report": "trainjob.loop_reporting",
+    "report_early_stopping": "trainjob.loop_reporting",
+    "stop_requested": "trainjob.loop_reporting",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -28,4 +32,6 @@ def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'trainjob' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later uses skip this function
+    return value

@@ -14,6 +14,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from types import FrameType
 
+from trainjob.integrations.kubeflow_node import progress_server_for_node
 from trainjob.processes import ProcessGroup, ProcessSpec
 from trainjob_api.contract import NODE_RANK, NPROC_PER_NODE, PET_NODE_RANK, process_environment
 
@@ -36,7 +37,23 @@ def local_process_specs(command: Sequence[str], environ: Mapping[str, str]) -> l
 
 
 def launch(command: Sequence[str], environ: Mapping[str, str]) -> int:
-    """Run the node's processes to the end; the exit code of the first failure, else 0."""
+    """Run the node's processes to the end; the exit code of the first failure, else 0.
+
+    On the node of rank 0 of a TrainJob it also serves transformers' Kubeflow progress protocol
+    on loopback (see `trainjob.integrations.kubeflow_server`), so a Hugging Face script reports
+    with no code change.
+    """
+    server = progress_server_for_node(environ)
+    if server is not None:
+        environ = {**environ, **server.environment()}
+    try:
+        return _run_node(command, environ)
+    finally:
+        if server is not None:
+            server.close()
+
+
+def _run_node(command: Sequence[str], environ: Mapping[str, str]) -> int:
     group = ProcessGroup(local_process_specs(command, environ), on_line=_print_line, grace_s=LAUNCHER_GRACE_S)
 
     def forward(signum: int, frame: FrameType | None) -> None:

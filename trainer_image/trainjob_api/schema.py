@@ -364,9 +364,14 @@ SPEC = obj(
         "podGroupPolicy": POD_GROUP_POLICY,
         "earlyStopping": EARLY_STOPPING,
         "checkpoint": CHECKPOINT,
-        "maxEpochs": integer("How many epochs to train at most.", minimum=1, maximum=100000),
+        "maxEpochs": integer(
+            "How many epochs the trainjob Trainer trains at most. Optional: a script that runs its "
+            "own loop (Lightning, Hugging Face, plain torchrun) decides its epochs itself.",
+            minimum=1,
+            maximum=100000,
+        ),
     },
-    required=["image", "command", "maxEpochs"],
+    required=["image", "command"],
 )
 
 
@@ -413,7 +418,7 @@ PROGRESS = obj(
     "Training progress, written by the reporter in rank 0.",
     {
         "epoch": integer("The current epoch (1-based).", minimum=0),
-        "totalEpochs": integer("The epochs to train (maxEpochs).", minimum=0),
+        "totalEpochs": integer("The epochs to train, as the script reports them.", minimum=0),
         "step": integer("The current step within the epoch.", minimum=0),
         "totalSteps": integer("The steps of an epoch.", minimum=0),
         "percent": number("How much of the whole training is done, 0 to 100."),

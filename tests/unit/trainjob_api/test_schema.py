@@ -203,7 +203,13 @@ def test_required_fields():
     errors = validate(
         {"apiVersion": "trainjob.dev/v1alpha1", "kind": "TrainJob", "metadata": {"name": "a"}, "spec": {}}
     )
-    assert {error.path for error in errors} == {"spec.image", "spec.command", "spec.maxEpochs", ""}
+    assert {error.path for error in errors} == {"spec.image", "spec.command", ""}
+
+
+def test_max_epochs_is_optional():
+    body = manifest()
+    del body["spec"]["maxEpochs"]
+    assert validate(body) == []
     assert errors_at(validate({**manifest(), "spec": None}), "spec") == ["is required"]
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from pathlib import Path
 
 from trainjob.callbacks.base import Callback
 from trainjob.callbacks.checkpoint_saver import CheckpointSaver
@@ -14,26 +13,9 @@ from trainjob.callbacks.progress_monitor import ProgressMonitor
 from trainjob.callbacks.status_reporter import StatusReporter
 from trainjob.callbacks.stop_on_request import StopOnRequest
 from trainjob.config import TrainerConfig
-from trainjob.reporting.history_recorder import HistoryRecorder
-from trainjob.reporting.history_store import (
-    HISTORY_FILE_NAME,
-    ConfigMapHistoryStore,
-    FileHistoryStore,
-    HistoryStore,
-)
-from trainjob.reporting.kube import ClusterAccess, KubeStatusSink, cluster_access_from_environment
-from trainjob.reporting.sinks import FileSink
-from trainjob.reporting.writer import StatusSink
-from trainjob_api.contract import TRAINJOB_STATUS_FILE, WorkerEnvironment
-
-#: Optional override of the reporter's minimum seconds between status writes.
-STATUS_INTERVAL_VARIABLE = "TRAINJOB_STATUS_INTERVAL_SECONDS"
-LOCAL_STATUS_INTERVAL_S = 0.5
-CLUSTER_STATUS_INTERVAL_S = 10.0
-#: Optional override of the minimum seconds between history saves (a save rewrites all of it).
-HISTORY_INTERVAL_VARIABLE = "TRAINJOB_HISTORY_INTERVAL_SECONDS"
-LOCAL_HISTORY_INTERVAL_S = 1.0
-CLUSTER_HISTORY_INTERVAL_S = 30.0
+from trainjob.reporting.kube import ClusterAccess, cluster_access_from_environment
+from trainjob.reporting.target import status_target
+from trainjob_api.contract import WorkerEnvironment
 
 
 def default_callbacks(
@@ -64,24 +46,8 @@ def default_callbacks(
 def status_reporter_from_environment(
     env: WorkerEnvironment, environ: Mapping[str, str], access: ClusterAccess | None
 ) -> StatusReporter | None:
-    """A reporter writing where this worker's TrainJob status lives, or None outside a TrainJob.
-
-    The local runner names a status file (the history goes next to it); in a pod, `access`
-    reaches the TrainJob's status and its history ConfigMap.
-    """
-    sink: StatusSink
-    store: HistoryStore
-    interval, history_interval = CLUSTER_STATUS_INTERVAL_S, CLUSTER_HISTORY_INTERVAL_S
-    if environ.get(TRAINJOB_STATUS_FILE):
-        status_file = Path(environ[TRAINJOB_STATUS_FILE])
-        sink, store = FileSink(status_file), FileHistoryStore(status_file.parent / HISTORY_FILE_NAME)
-        interval, history_interval = LOCAL_STATUS_INTERVAL_S, LOCAL_HISTORY_INTERVAL_S
-    elif access is not None and env.job is not None:
-        sink, store = KubeStatusSink(access, env.job), ConfigMapHistoryStore(access, env.job)
-    else:
+    """A reporter writing where this worker's TrainJob status (and history) lives, or None outside one."""
+    target = status_target(env, environ, access)
+    if target is None:
         return None
-    if environ.get(STATUS_INTERVAL_VARIABLE):
-        interval = float(environ[STATUS_INTERVAL_VARIABLE])
-    if environ.get(HISTORY_INTERVAL_VARIABLE):
-        history_interval = float(environ[HISTORY_INTERVAL_VARIABLE])
-    return StatusReporter(sink, min_interval_s=interval, history=HistoryRecorder(store, history_interval))
+    return StatusReporter(target.sink, min_interval_s=target.min_interval_s, history=target.history)

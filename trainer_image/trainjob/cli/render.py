@@ -63,15 +63,37 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     return "\n".join(line.rstrip() for line in lines)
 
 
+#: How a script gets its progress into the status: said when a job has none to show.
+REPORTING_HINT = (
+    "to report it, train with trainjob.Trainer, Lightning or a Hugging Face Trainer (reported with no "
+    "code change when the worker image has trainjob), or call trainjob.report(epoch=..., step=..., "
+    "metrics=...) in your own loop"
+)
+#: Phases after which no progress will come any more.
+FINAL_PHASES = ("Succeeded", "Failed")
+
+
 def progress_text(status: Mapping[str, Any]) -> str:
-    """Where training is: epoch, step, percent, loss, throughput, ETA (what is known of them)."""
+    """Where training is: epoch, step, percent, loss, throughput, ETA (what is known of them).
+
+    With nothing reported, says whether some may still come, and how a script reports.
+    """
     progress = status.get("progress") or {}
     if not progress:
+        if status.get("phase") in FINAL_PHASES:
+            return f"none: the script reported no progress ({REPORTING_HINT})"
+        if status.get("phase") == "Running":
+            return f"none reported yet (a script that reports nothing shows none: {REPORTING_HINT})"
         return "no progress reported yet"
-    parts = [f"epoch {progress.get('epoch', NONE)}/{progress.get('totalEpochs', NONE)}"]
+    parts = []
+    if "epoch" in progress:
+        total = progress.get("totalEpochs")
+        parts.append(f"epoch {progress['epoch']}" + (f"/{total}" if total else ""))
     if "step" in progress:
-        parts.append(f"step {progress['step']}/{progress.get('totalSteps', NONE)}")
-    parts.append(f"{float(progress.get('percent', 0.0)):.1f}%")
+        total = progress.get("totalSteps")
+        parts.append(f"step {progress['step']}" + (f"/{total}" if total else ""))
+    if progress.get("totalEpochs") or progress.get("totalSteps") or progress.get("percent"):
+        parts.append(f"{float(progress.get('percent', 0.0)):.1f}%")
     loss = (status.get("metrics") or {}).get("loss")
     if loss is not None:
         parts.append(f"loss {number(loss)}")

@@ -35,7 +35,7 @@ def test_a_failed_job_shows_who_failed_why_and_how_it_ended() -> None:
     assert "Phase:          Failed" in lines
     assert "Finished:       2024-05-01T12:05:30Z (4m30s ago), ran 5m30s" in lines
     assert "Restarts:       1 (backoffLimit 1)" in lines
-    assert "Progress:       no progress reported yet" in lines
+    assert any(line.startswith("Progress:       none: the script reported no progress") for line in lines)
     assert "Early stopping: stopped at epoch 4: val_loss stalled" in lines
     assert "Stop:           stopped on request" in lines
     assert "Failure:        worker 1 (pod digits-1-x), exit code 137, OOMKilled" in lines
@@ -65,3 +65,17 @@ def test_progress_and_metrics_say_what_is_known() -> None:
     assert metrics_text(status["metrics"]) == "loss 0.5, val_accuracy 0.9, val_loss 0.25"
     assert status_bar_update({}) is None
     assert status_bar_update(status) == {"completed": 40.0, "epoch": "2/5", "loss": "0.5000", "rate": ""}
+
+
+def test_a_job_whose_script_reports_nothing_says_so_and_how_to_report() -> None:
+    assert progress_text({"phase": "Pending"}) == "no progress reported yet"
+    running = progress_text({"phase": "Running"})
+    assert running.startswith("none reported yet") and "trainjob.report(" in running
+    ended = describe(trainjob(phase="Succeeded"), NOW)
+    assert "Progress:       none: the script reported no progress" in ended
+    assert "Lightning" in ended and "trainjob.report(" in ended
+
+
+def test_progress_with_steps_only_shows_no_empty_epoch() -> None:
+    assert progress_text({"progress": {"step": 40, "totalSteps": 100, "percent": 40}}) == "step 40/100, 40.0%"
+    assert progress_text({"progress": {"step": 40}}) == "step 40"
