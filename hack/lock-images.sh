@@ -6,6 +6,8 @@
 #                                   the examples' packages (no kopf); torch's CUDA runtime
 #                                   (nvidia-*, cuda-*, triton) is left to the torch build the
 #                                   worker image installs
+#   trainer_image/requirements-frameworks.txt  the same and the framework integrations (Lightning,
+#                                   Hugging Face Transformers): the worker image's LOCK build argument
 # Run it after a dependency changes in pyproject.toml (needs uv and the package index).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,3 +26,4 @@ lock() { # lock OUTPUT INPUT... : a universal, wheels-only lock, pinned to the t
 
 lock operator/requirements.txt pyproject.toml --extra operator
 lock trainer_image/requirements.txt pyproject.toml --extra examples
+lock trainer_image/requirements-frameworks.txt pyproject.toml --extra examples --extra lightning --extra transformers

@@ -34,6 +34,8 @@ LOCKS = {
     OPERATOR: REPO / "operator" / "requirements.txt",
     WORKER: REPO / "trainer_image" / "requirements.txt",
 }
+#: The worker image's other lock (`--build-arg LOCK=...`): also the framework integrations.
+FRAMEWORKS_LOCK = REPO / "trainer_image" / "requirements-frameworks.txt"
 PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())
 BASE_IMAGE = re.compile(r"^python:(\d+\.\d+)\.\d+-slim-[a-z]+@sha256:[0-9a-f]{64}$")
 PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([0-9][0-9A-Za-z.+!-]*)(\s*;.*)?$")
@@ -86,12 +88,17 @@ def arg_default(dockerfile: Path, name: str) -> str:
 
 
 def copied_sources(dockerfile: Path) -> list[str]:
-    """The build-context paths every COPY (not --from another stage) copies."""
+    """The build-context paths every COPY (not --from another stage) copies, build arguments at
+    their defaults."""
     sources: list[str] = []
     for instruction in instructions(dockerfile):
         words = instruction.words()
         if instruction.keyword == "COPY" and not any(word.startswith("--from=") for word in words):
-            sources += [word for word in words[:-1] if not word.startswith("--")]
+            sources += [
+                re.sub(r"\$\{(\w+)\}", lambda match: arg_default(dockerfile, match.group(1)), word)
+                for word in words[:-1]
+                if not word.startswith("--")
+            ]
     return sources
 
 
@@ -219,6 +226,18 @@ def test_each_lock_pins_its_role_and_leaves_the_other_out(
         assert name in pins, f"{LOCKS[dockerfile].name} misses {name}"
         assert requirement.specifier.contains(pins[name]), f"{name}=={pins[name]} vs {requirement}"
     assert left_out not in pins, f"{LOCKS[dockerfile].name} carries {left_out}, which its image never imports"
+
+
+def test_the_frameworks_lock_adds_lightning_and_transformers_to_the_worker_lock() -> None:
+    pins, worker = locked(FRAMEWORKS_LOCK), locked(LOCKS[WORKER])
+    for requirement in requirements_of("examples", "lightning", "transformers"):
+        name = canonicalize_name(requirement.name)
+        assert name in pins, f"{FRAMEWORKS_LOCK.name} misses {name}"
+        assert requirement.specifier.contains(pins[name]), f"{name}=={pins[name]} vs {requirement}"
+    assert {name: pins[name] for name in worker} == worker, "the same versions as the plain worker image"
+    assert "kopf" not in pins and not [name for name in pins if name.startswith(("nvidia-", "cuda-"))]
+    assert f"!{FRAMEWORKS_LOCK.relative_to(REPO)}" in (REPO / ".dockerignore").read_text().splitlines()
+    assert f"LOCK={FRAMEWORKS_LOCK.relative_to(REPO)}" in WORKER.read_text(), "the build says how"
 
 
 def test_the_two_locks_agree_and_leave_cuda_to_the_torch_build() -> None:
