@@ -57,12 +57,28 @@ def build_status(
             }
         )
     saver = trainer.find_callback(CheckpointSaver)
-    if isinstance(saver, CheckpointSaver) and saver.latest_path is not None:
-        status["checkpoint"] = {"path": saver.latest_path, "epoch": saver.latest_epoch}
+    if isinstance(saver, CheckpointSaver):
+        checkpoint = _checkpoint(saver)
+        if checkpoint:
+            status["checkpoint"] = checkpoint
     stop = trainer.state.stop
     if stop is not None and stop.reason is StopReason.STOP_REQUESTED:
         status["stoppedOnRequest"] = True
     return status
+
+
+def _checkpoint(saver: CheckpointSaver) -> dict[str, Any]:
+    """The latest checkpoint written, what this attempt resumed from, and a failed save."""
+    fields: dict[str, Any] = {}
+    if saver.latest_path is not None:
+        fields.update(path=saver.latest_path, epoch=saver.latest_epoch)
+    if saver.resume_message is not None:
+        fields.update(
+            resumedFrom=saver.resumed_from, resumedEpoch=saver.resumed_epoch, resume=saver.resume_message
+        )
+    if saver.save_error is not None:
+        fields["saveError"] = saver.save_error
+    return fields
 
 
 def _metrics(trainer: Trainer) -> dict[str, Any]:
