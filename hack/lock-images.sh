@@ -2,7 +2,7 @@
 # Pin every Python package the two images install, for Linux, to the versions in this
 # checkout's .venv (the versions the tests ran with):
 #   operator/requirements.txt       the operator's dependencies (no torch)
-#   trainer_image/requirements.txt  trainjob[examples]; torch's CUDA runtime (nvidia-*, cuda-*,
+#   trainer_image/requirements.txt  trainjob[examples,s3]; torch's CUDA runtime (nvidia-*, cuda-*,
 #                                   triton) is left to the torch build the worker image installs
 # Run it after a dependency changes in pyproject.toml (needs uv and the package index).
 set -euo pipefail
@@ -26,4 +26,4 @@ kubernetes
 pyyaml
 cel-python
 IN
-lock trainer_image/requirements.txt pyproject.toml --extra examples
+lock trainer_image/requirements.txt pyproject.toml --extra examples --extra s3

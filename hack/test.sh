@@ -11,6 +11,8 @@ hack/setup.sh
 started=$(date +%s)
 hack/controlplane.sh build
 echo "test.sh: control-plane binaries ready in $(( $(date +%s) - started ))s"
+# The S3-compatible server the object-storage tests use: built once, then cached.
+hack/s3server.sh build
 status=0
 .venv/bin/python -m pytest "$@" || status=$?
 if [ "$status" -eq 5 ]; then

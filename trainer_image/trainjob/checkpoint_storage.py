@@ -117,7 +117,8 @@ class ObjectStorage:
 
         self.url = url.rstrip("/")
         self.fs: Any
-        self.fs, self.root = url_to_fs(self.url, **_endpoint_options(self.url))
+        # Its own client, with the credentials of the environment now (not one cached by fsspec).
+        self.fs, self.root = url_to_fs(self.url, skip_instance_cache=True, **_endpoint_options(self.url))
 
     def names(self) -> list[str]:
         """The objects directly under the prefix, read afresh."""
@@ -138,6 +139,7 @@ class ObjectStorage:
             writer(handle)
         except BaseException:
             handle.discard()
+            handle.closed = True  # else the file would upload what it has when collected
             raise
         handle.close()
         return self.location(name)

@@ -284,7 +284,10 @@ CHECKPOINT = obj(
     "Where and how often rank 0 saves checkpoints; a restarted group resumes from the latest one.",
     {
         "path": string(
-            "The directory of the checkpoints, for example on a volume from `podTemplate.volumes`.",
+            "Where the checkpoints live. A group restart recreates the pods, so only a path on a volume "
+            "from `podTemplate.volumes` (a PersistentVolumeClaim; ReadWriteMany when workers run on "
+            "several nodes) or object storage (`s3://bucket/prefix`, credentials from `env`: "
+            "AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_ENDPOINT_URL) survives it.",
             min_length=1,
             max_length=MAX_STRING,
         ),

@@ -88,7 +88,8 @@ class CheckpointSaver(Callback):
             path = trainer.save_checkpoint(self.store)
         except Exception as error:
             self.save_error = (
-                f"saving the checkpoint of epoch {epoch} to {self.store.location} failed: {error}"
+                f"saving the checkpoint of epoch {epoch} to {self.store.location} failed: "
+                f"{type(error).__name__}: {error}"
             )
             log.error("%s", self.save_error)
             raise CheckpointSaveFailed(self.save_error) from error
