@@ -71,6 +71,8 @@ def test_default_profile_one_standalone_operator_for_every_namespace(helm: Cli) 
         "Service",
         "ServiceAccount",
         "ValidatingAdmissionPolicy",
+        "ValidatingAdmissionPolicy",
+        "ValidatingAdmissionPolicyBinding",
         "ValidatingAdmissionPolicyBinding",
     ]
     deployment = only(objects, "Deployment")
@@ -132,7 +134,7 @@ def test_cluster_role_grants_exactly_the_minimum(helm: Cli) -> None:
 
 
 def test_single_namespace_profile_grants_the_workload_rules_only_there(helm: Cli) -> None:
-    objects = render(helm, "watchNamespaces={team-a}")
+    objects = render(helm, "watchNamespaces={team-a}", "checkpointPolicy.enabled=false")
     assert "--namespace=team-a" in operator_container(objects)["args"]
     assert not {"ClusterRole", "ClusterRoleBinding"} & set(kinds(objects)), "nothing cluster-wide"
     role = only(objects, "Role", namespace="team-a")
@@ -199,7 +201,7 @@ def test_service_monitor_profile_scrapes_the_metrics_service(helm: Cli) -> None:
 
 
 def test_status_policy_exempts_only_the_operator_and_allows_only_the_reporter_fields(helm: Cli) -> None:
-    objects = render(helm)
+    objects = render(helm, "checkpointPolicy.enabled=false")
     policy = only(objects, "ValidatingAdmissionPolicy")["spec"]
     assert policy["failurePolicy"] == "Fail"
     assert policy["matchConstraints"]["resourceRules"] == [
@@ -219,7 +221,26 @@ def test_status_policy_exempts_only_the_operator_and_allows_only_the_reporter_fi
         "policyName": only(objects, "ValidatingAdmissionPolicy")["metadata"]["name"],
         "validationActions": ["Deny"],
     }
-    assert "ValidatingAdmissionPolicy" not in kinds(render(helm, "statusPolicy.enabled=false"))
+    assert "ValidatingAdmissionPolicy" not in kinds(
+        render(helm, "statusPolicy.enabled=false", "checkpointPolicy.enabled=false")
+    )
+
+
+def test_checkpoint_policy_only_warns_about_trainjobs_in_the_watched_namespaces(helm: Cli) -> None:
+    objects = render(helm, "watchNamespaces={team-a}", "statusPolicy.enabled=false")
+    policy = only(objects, "ValidatingAdmissionPolicy")
+    assert policy["metadata"]["name"] == "op-trainjob-operator-checkpoint-path"
+    assert policy["spec"]["matchConstraints"]["resourceRules"][0]["resources"] == ["trainjobs"]
+    assert policy["spec"]["matchConstraints"]["namespaceSelector"]["matchExpressions"][0]["values"] == [
+        "team-a"
+    ]
+    assert only(objects, "ValidatingAdmissionPolicyBinding")["spec"] == {
+        "policyName": "op-trainjob-operator-checkpoint-path",
+        "validationActions": ["Warn"],
+    }
+    assert "ValidatingAdmissionPolicy" not in kinds(
+        render(helm, "statusPolicy.enabled=false", "checkpointPolicy.enabled=false")
+    )
 
 
 def test_reporter_fields_match_the_trainer() -> None:
