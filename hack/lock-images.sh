@@ -2,8 +2,8 @@
 # Pin every Python package the two images install, for Linux, to the versions in this
 # checkout's .venv (the versions the tests ran with):
 #   operator/requirements.txt       trainjob[operator]: the base install and kopf (no torch)
-#   trainer_image/requirements.txt  trainjob[examples]: the base install, the trainer (torch) and
-#                                   the examples' packages (no kopf); torch's CUDA runtime
+#   trainer_image/requirements.txt  trainjob[examples,s3]: the base install, the trainer (torch) and
+#                                   the examples' packages and s3fs for checkpoints in object storage (no kopf); torch's CUDA runtime
 #                                   (nvidia-*, cuda-*, triton) is left to the torch build the
 #                                   worker image installs
 #   trainer_image/requirements-frameworks.txt  the same and the framework integrations (Lightning,
@@ -25,5 +25,5 @@ lock() { # lock OUTPUT INPUT... : a universal, wheels-only lock, pinned to the t
 }
 
 lock operator/requirements.txt pyproject.toml --extra operator
-lock trainer_image/requirements.txt pyproject.toml --extra examples
-lock trainer_image/requirements-frameworks.txt pyproject.toml --extra examples --extra lightning --extra transformers
+lock trainer_image/requirements.txt pyproject.toml --extra examples --extra s3
+lock trainer_image/requirements-frameworks.txt pyproject.toml --extra examples --extra s3 --extra lightning --extra transformers

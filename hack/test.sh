@@ -17,6 +17,8 @@ echo "test.sh: control-plane binaries ready in $(( $(date +%s) - started ))s"
 started=$(date +%s)
 hack/kstatus.sh build
 echo "test.sh: kstatus checker ready in $(( $(date +%s) - started ))s"
+# The S3-compatible server the object-storage tests use: built once, then cached.
+hack/s3server.sh build
 status=0
 .venv/bin/python -m pytest "$@" || status=$?
 if [ "$status" -eq 5 ]; then

@@ -1,4 +1,5 @@
-"""Session fixtures: the real control plane built by hack/controlplane.sh, and its test node."""
+"""Session fixtures: the real control plane built by hack/controlplane.sh, its test node, and the
+S3-compatible server built by hack/s3server.sh."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import pytest
 
 from tests.base_install import create_base_install
 from tests.cluster import BuildError, ControlPlane, TestNode, build_binaries
+from tests.cluster.objectstore import S3Server, build_s3_server
 from tests.gitops import Kstatus, build_kstatus
 
 # Property tests run derandomized and without an example database, so that every run (CI's
@@ -31,19 +33,30 @@ def _binaries() -> Path | BuildError:
         return error
 
 
+@functools.cache
+def _s3_binary() -> Path | BuildError:
+    """The S3 server's binary, or why it cannot be built (built once per session)."""
+    try:
+        return build_s3_server()
+    except BuildError as error:
+        return error
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Build (or find cached) binaries before any test runs, so no per-test timeout covers a build."""
     if any("k8s_bin_dir" in item.fixturenames for item in items):
         _binaries()
     if any("kstatus" in item.fixturenames for item in items):
         build_kstatus()
+    if any("s3_server" in item.fixturenames for item in items):
+        _s3_binary()
 
 
-def _unavailable(reason: str) -> None:
+def _unavailable(reason: str, what: str = "control plane") -> None:
     """Skip on a developer machine without the toolchain; fail loudly in CI (CI=true)."""
     if os.environ.get("CI") == "true":
-        pytest.fail(f"control plane unavailable in CI: {reason}", pytrace=False)
-    pytest.skip(f"control plane unavailable: {reason}")
+        pytest.fail(f"{what} unavailable in CI: {reason}", pytrace=False)
+    pytest.skip(f"{what} unavailable: {reason}")
 
 
 @pytest.fixture(scope="session")
@@ -93,3 +106,22 @@ def namespace(control_plane: ControlPlane) -> Iterator[str]:
 def base_install(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The bin/ of a fresh venv with only the base install of trainjob (no torch, no kopf)."""
     return create_base_install(tmp_path_factory.mktemp("base-install") / "venv")
+
+
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    """A real S3-compatible server (versitygw over a directory) as its own process, once per session."""
+    binary = _s3_binary()
+    if isinstance(binary, BuildError):
+        _unavailable(str(binary), "S3 server")
+    with S3Server(binary, tmp_path_factory.mktemp("s3")) as server:
+        yield server
+
+
+@pytest.fixture
+def s3_bucket(s3_server: S3Server, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A fresh bucket's URL (`s3://...`), with the server's credentials in this process's environment."""
+    name = f"b-{uuid.uuid4().hex[:12]}"
+    s3_server.make_bucket(name)
+    for variable, value in s3_server.credentials().items():
+        monkeypatch.setenv(variable, value)
+    return f"s3://{name}"

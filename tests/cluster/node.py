@@ -22,6 +22,7 @@ from .dns import ClusterDns
 from .informer import run_informer
 from .kube import ApiError
 from .kubelet_server import ContainerLog, KubeletServer, LogUnavailable
+from .layers import WritableLayers
 from .podspec import Lookup, object_data
 from .podworker import PodWorker, now
 from .volumes import Fetch
@@ -81,6 +82,7 @@ class TestNode:
         self.kube = control_plane.client(f"system:node:{name}", ("system:nodes",))
         self.service_env = _kubernetes_service_env(control_plane.host, control_plane.port)
         self.dns = ClusterDns()
+        self.layers = WritableLayers(name)
         self._workers: dict[str, PodWorker] = {}
         self._sandboxes: set[PodWorker] = set()
         self._lock = threading.Lock()
@@ -120,6 +122,7 @@ class TestNode:
             worker.shutdown()
         for worker in workers:
             worker.thread.join(timeout=15)
+        self.layers.close()
         if self.kubelet is not None:
             self.kubelet.stop()
         for path in (
@@ -206,11 +209,13 @@ class TestNode:
 
     # -- used by pod workers ---------------------------------------------------------------
     def fetch(self, namespace: str) -> Fetch:
-        """Get ConfigMaps/Secrets of a namespace with the node's identity (None when absent)."""
+        """Get ConfigMaps, Secrets, PersistentVolumeClaims of a namespace, and PersistentVolumes,
+        with the node's identity (the Node authorizer allows those of its pods); None when absent."""
 
         def get(kind: str, name: str) -> dict[str, Any] | None:
+            scope = "" if kind == "persistentvolumes" else f"/namespaces/{namespace}"
             try:
-                return self.kube.get(f"/api/v1/namespaces/{namespace}/{kind}/{name}")
+                return self.kube.get(f"/api/v1{scope}/{kind}/{name}")
             except ApiError as error:
                 if error.status == 404:
                     return None

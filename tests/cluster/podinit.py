@@ -3,8 +3,14 @@
 The node starts `ip netns exec <pod ns> python podinit.py spec.json` (ip netns exec
 bind-mounts the pod's /etc/hosts and resolv.conf). This script unshares mount, PID and UTS
 namespaces and forks the container: PID 1 of its own PID namespace, with /proc remounted,
-the pod's hostname, the volumes bind-mounted, the working directory entered, then an exec
-of the container's command with exactly the container's environment. As in a real
+the pod's hostname, its own writable layer, the volumes bind-mounted, the working directory
+entered, then an exec of the container's command with exactly the container's environment.
+
+The host's filesystem plays the image. As a container runtime gives each container a fresh
+writable layer, the directories a program writes to without a volume (the working directory,
+/tmp, /var/tmp, HOME) get an overlay whose upper layer is this container's own scratch
+directory, which the node deletes with the pod; every other disk mount is made read-only. So
+a write outside the pod's volumes never survives the pod, as on a real kubelet. As in a real
 container, SIGTERM to PID 1 without a handler is ignored, SIGKILL is not, and everything
 in the namespace dies with PID 1. The launcher waits and exits with the container's code
 (128 + signal number when a signal killed it). Only the standard library: it runs before
@@ -14,6 +20,7 @@ anything of the project is importable.
 import ctypes
 import json
 import os
+import re
 import signal
 import socket
 import sys
@@ -38,8 +45,36 @@ def _c(text: str | None) -> bytes | None:
     return text.encode() if text else None
 
 
-def _mount(source: str | None, target: str, flags: int, fstype: str | None = None) -> None:
-    _check(libc.mount(_c(source), _c(target), _c(fstype), flags, None), f"mount {source} on {target}")
+#: Filesystems that are no disk of the host (left as they are; /dev/shm and the like stay writable).
+PSEUDO_FILESYSTEMS = {
+    "autofs", "binfmt_misc", "bpf", "cgroup", "cgroup2", "configfs", "debugfs", "devpts", "devtmpfs",
+    "fusectl", "hugetlbfs", "mqueue", "nsfs", "proc", "pstore", "securityfs", "sysfs", "tmpfs", "tracefs",
+}  # fmt: skip
+
+
+def _mount(
+    source: str | None, target: str, flags: int, fstype: str | None = None, data: str | None = None
+) -> None:
+    result = libc.mount(_c(source), _c(target), _c(fstype), flags, _c(data))
+    _check(result, f"mount {source} on {target}")
+
+
+def _unescape(field: str) -> str:
+    """A path as /proc/self/mountinfo escapes it (space as \\040 and so on)."""
+    return re.sub(r"\\([0-7]{3})", lambda match: chr(int(match.group(1), 8)), field)
+
+
+def _read_only_image(writable: set[str]) -> None:
+    """Remount every disk mount but `writable` read-only, in this mount namespace only."""
+    with open("/proc/self/mountinfo") as f:
+        lines = f.read().splitlines()
+    for line in lines:
+        fields = line.split()
+        target, options = _unescape(fields[4]), fields[5].split(",")
+        fstype = fields[fields.index("-") + 1]
+        if fstype in PSEUDO_FILESYSTEMS or target in writable or "ro" in options:
+            continue
+        _mount(None, target, MS_REMOUNT | MS_BIND | MS_RDONLY)
 
 
 def container(spec: dict) -> None:
@@ -55,6 +90,9 @@ def container(spec: dict) -> None:
         for source, target, read_only in spec["mounts"]
     ]
     image = [(os.open(path, os.O_PATH | os.O_CLOEXEC), path) for path in spec.get("image_paths", [])]
+    layers = spec.get("layers", [])
+    for target, upper, work in layers:
+        _mount("overlay", target, 0, "overlay", f"lowerdir={target},upperdir={upper},workdir={work}")
     for fd, is_dir, target, read_only in mounts:
         if is_dir:
             os.makedirs(target, exist_ok=True)
@@ -71,6 +109,8 @@ def container(spec: dict) -> None:
         if any(path.startswith(target) for target in targets):
             os.makedirs(path, exist_ok=True)
             _mount(f"/proc/self/fd/{fd}", path, MS_BIND | MS_REC)
+    if layers:
+        _read_only_image({target for target, _, _ in layers} | {target for _, _, target, _ in mounts})
     os.chdir(spec["workdir"])
     argv = spec["argv"]
     if not argv:

@@ -4,7 +4,8 @@ Init containers run one after the other, then the containers together, each as a
 process in the pod's network namespace (see podinit.py). restartPolicy Never/OnFailure/
 Always is honoured (restarts back off from 1 s to 10 s, shorter than the kubelet's), as are
 activeDeadlineSeconds and graceful deletion (SIGTERM to each container's PID 1, SIGKILL
-after the grace period, then the final delete with grace 0). Probes, resource limits and
+after the grace period, then the final delete with grace 0). Each start of a container gets
+its own writable layer (see layers.py), deleted when the pod's processes are gone. Probes, resource limits and
 securityContext are not applied; images are ignored.
 """
 
@@ -26,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .kube import ApiError
+from .layers import overlaid_directories
 from .network import Sandbox
 from .podspec import MissingReference, Pod, container_env, expand
 from .processes import spawn, tail
@@ -38,6 +40,7 @@ log = logging.getLogger(__name__)
 
 PODINIT = Path(__file__).with_name("podinit.py")
 BACKOFF_FIRST, BACKOFF_MAX = 1.0, 10.0
+HOME = "/root"
 IMAGE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
@@ -180,6 +183,7 @@ class PodWorker:
                 log.exception("pod %s/%s failed on the test node", self.namespace, self.name)
         finally:
             self._kill_all(0.0)
+            self.node.layers.remove(self.uid)
             self.node.forget_sandbox(self)
             with self._sandbox_lock:
                 if self.sandbox:
@@ -283,17 +287,22 @@ class PodWorker:
             c.not_before = time.monotonic() + 1.0
             return changed
         hostname = pod["spec"].get("hostname") or self.name[:63]
+        workdir = c.spec.get("workingDir") or str(self.node.workdir)
         spec = {
             "hostname": hostname,
+            # The container's own writable layer over the directories it may write to.
+            "layers": self.node.layers.make(
+                self.uid, c.name, c.restarts, overlaid_directories(workdir, HOME)
+            ),
             "mounts": container_mounts(c.spec, volumes, env),
-            "workdir": c.spec.get("workingDir") or str(self.node.workdir),
+            "workdir": workdir,
             # The node's "image": what a volume mounted over a parent (an emptyDir on /tmp, with
             # the repository or the venv under /tmp) must not hide.
             "image_paths": sorted({sys.prefix, sys.base_prefix, str(self.node.workdir)}),
             "argv": [expand(a, env) for a in c.spec.get("command", []) + c.spec.get("args", [])],
             "env": {
                 "PATH": f"{Path(sys.prefix) / 'bin'}:{IMAGE_PATH}",
-                "HOME": "/root",
+                "HOME": HOME,
                 "HOSTNAME": hostname,
                 **env,
             },

@@ -1,8 +1,10 @@
 """Pod volumes, made on the host the way the kubelet makes them, for bind mounts into containers.
 
-Supported: emptyDir, hostPath, configMap, secret, downwardAPI and projected (with
+Supported: emptyDir, hostPath, configMap, secret, downwardAPI, projected (with
 serviceAccountToken: the kube-api-access-* volume the ServiceAccount admission plugin adds,
-mounted at /var/run/secrets/kubernetes.io/serviceaccount). Anything else is refused.
+mounted at /var/run/secrets/kubernetes.io/serviceaccount) and persistentVolumeClaim, once
+kube-controller-manager has bound the claim to a hostPath PersistentVolume. Anything else is
+refused.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import Any
 
 from .podspec import MissingReference, Pod, expand, field_value, object_data, resource_value
 
-# fetch(kind, name) -> the ConfigMap/Secret of the pod's namespace, or None
+# fetch(kind, name) -> the ConfigMap/Secret/PVC of the pod's namespace (or the PersistentVolume), or None
 Fetch = Callable[[str, str], "dict[str, Any] | None"]
 # token(service_account, audiences, expiration_seconds) -> a token bound to the pod
 Token = Callable[[str, list[str], int], str]
@@ -43,6 +45,8 @@ class VolumeMaker:
         path = self.root / volume["name"]
         if "hostPath" in volume:
             return self._host_path(volume["hostPath"])
+        if "persistentVolumeClaim" in volume:
+            return self._claim(volume["persistentVolumeClaim"]["claimName"])
         path.mkdir(parents=True, exist_ok=True)
         if "emptyDir" in volume:
             return path
@@ -80,6 +84,23 @@ class VolumeMaker:
         elif kind and not path.exists():
             raise MissingReference(f"hostPath {path} does not exist")
         return path
+
+    def _claim(self, name: str) -> Path:
+        """The directory of the PersistentVolume the claim is bound to (waits, by raising, until it is)."""
+        claim = self.fetch("persistentvolumeclaims", name)
+        if claim is None:
+            raise MissingReference(f"persistentvolumeclaim {name} not found")
+        bound = claim.get("spec", {}).get("volumeName")
+        if claim.get("status", {}).get("phase") != "Bound" or not bound:
+            raise MissingReference(f"persistentvolumeclaim {name} is not bound yet")
+        volume = self.fetch("persistentvolumes", bound)
+        if volume is None:
+            raise MissingReference(f"persistentvolume {bound} (of claim {name}) not found")
+        if "hostPath" not in volume["spec"]:
+            raise UnsupportedVolume(
+                f"persistentvolume {bound}: only hostPath volumes are supported by the test node"
+            )
+        return self._host_path(volume["spec"]["hostPath"])
 
     def _object_files(self, volume: Mapping[str, Any]) -> dict[str, tuple[bytes, int | None]]:
         if "configMap" in volume:

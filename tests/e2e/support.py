@@ -51,14 +51,30 @@ def example_manifest(name: str, namespace: str, **spec: Any) -> dict[str, Any]:
     return manifest
 
 
-def cluster_example(name: str, namespace: str, tmp_path: Path, **spec: Any) -> dict[str, Any]:
-    """An example TrainJob for a test on the cluster: status reported every 0.5 s, checkpoints in tmp_path.
+#: Reports every half second instead of every 10 s, so tests see each epoch.
+STATUS_EVERY_HALF_SECOND = {"name": "TRAINJOB_STATUS_INTERVAL_SECONDS", "value": "0.5"}
 
-    The test node runs pods here, so an absolute checkpoint path keeps them out of the repository.
-    """
-    interval = {"name": "TRAINJOB_STATUS_INTERVAL_SECONDS", "value": "0.5"}
-    manifest = example_manifest(name, namespace, env=[interval], **spec)
+
+def cluster_example(name: str, namespace: str, tmp_path: Path, **spec: Any) -> dict[str, Any]:
+    """An example TrainJob for a test on the cluster: status reported every 0.5 s, checkpoints in
+    tmp_path/checkpoints, a hostPath volume (the test node's disk), so the test can read them."""
+    manifest = example_manifest(name, namespace, env=[STATUS_EVERY_HALF_SECOND], **spec)
     manifest["spec"]["checkpoint"]["path"] = str(tmp_path / "checkpoints")
+    return with_host_directory(manifest, tmp_path / "checkpoints")
+
+
+def with_host_directory(manifest: dict[str, Any], path: Path) -> dict[str, Any]:
+    """The manifest with the host's `path` mounted at the same path in the workers (hostPath).
+
+    The test node, like a kubelet, drops what a container writes outside its volumes; what the
+    workers write here outlives them (as on a one-node cluster's disk) and the test can read it.
+    """
+    template = manifest["spec"].setdefault("podTemplate", {})
+    name = f"host-{len(template.get('volumes', []))}"
+    template.setdefault("volumes", []).append(
+        {"name": name, "hostPath": {"path": str(path), "type": "DirectoryOrCreate"}}
+    )
+    template.setdefault("volumeMounts", []).append({"name": name, "mountPath": str(path)})
     return manifest
 
 
@@ -72,11 +88,13 @@ def worker_manifest(name: str, namespace: str, command: list[str], **spec: Any) 
     }
 
 
-def kubectl_apply(cp: ControlPlane, manifest: dict[str, Any], tmp_path: Path) -> None:
-    """`kubectl apply -f` the manifest, written to a file as a user would."""
+def kubectl_apply(
+    cp: ControlPlane, manifest: dict[str, Any], tmp_path: Path
+) -> subprocess.CompletedProcess[str]:
+    """`kubectl apply -f` the manifest, written to a file as a user would; what kubectl printed."""
     path = tmp_path / f"{manifest['metadata']['name']}.yaml"
     path.write_text(yaml.safe_dump(manifest))
-    cp.kubectl("apply", "-f", str(path))
+    return cp.kubectl("apply", "-f", str(path))
 
 
 def kubectl_apply_all(cp: ControlPlane, manifests: list[dict[str, Any]], path: Path) -> None:

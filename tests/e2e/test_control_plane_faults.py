@@ -23,6 +23,7 @@ from tests.e2e.support import (
     kubectl_apply_all,
     wait_for_status,
     wait_until,
+    with_host_directory,
     worker_manifest,
 )
 from trainjob.checkpointing import CheckpointStore
@@ -54,7 +55,8 @@ def test_training_and_creation_ride_out_the_apiserver_down_and_etcd_restarted(
         env=[{"name": "TRAINJOB_STATUS_INTERVAL_SECONDS", "value": "0.5"}],
         checkpoint={"path": str(checkpoints), "keepLast": 2},
     )
-    kubectl_apply(cp, manifest, tmp_path)
+    # The checkpoints and the workers' output outlive the pods on a hostPath volume.
+    kubectl_apply(cp, with_host_directory(manifest, tmp_path), tmp_path)
     progress = ProgressLog()
 
     def training(status: dict[str, Any]) -> bool:

@@ -19,7 +19,14 @@ import pytest
 from tests.chart import installed, permission_denials, running_pods, upgrade
 from tests.cluster import ApiError, ControlPlane, Kube, TestNode
 from tests.e2e.convergence import QUICK, trainjobs
-from tests.e2e.support import TRAINJOBS, assert_succeeded, wait_for_status, wait_until, worker_manifest
+from tests.e2e.support import (
+    TRAINJOBS,
+    assert_succeeded,
+    wait_for_status,
+    wait_until,
+    with_host_directory,
+    worker_manifest,
+)
 from trainjob_api.names import STOP_ANNOTATION
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
@@ -176,7 +183,8 @@ def test_a_user_who_may_create_pods_is_admitted_and_the_operator_works_as_before
         runPolicy={"backoffLimit": 1, "ttlSecondsAfterFinished": 5},
         podTemplate={"terminationGracePeriodSeconds": 1},
     )
-    bob.create(TRAINJOBS.format(namespace=namespace), manifest)
+    # The worker's crash marker outlives the first attempt on the node's disk (a hostPath volume).
+    bob.create(TRAINJOBS.format(namespace=namespace), with_host_directory(manifest, tmp_path / "out"))
 
     status = wait_for_status(cp, namespace, "crash-once", timeout=240)
     assert_succeeded(cp, namespace, status, test_node)

@@ -25,6 +25,7 @@ from tests.e2e.support import (
     kubectl_apply,
     kubectl_apply_all,
     wait_for_status,
+    with_host_directory,
     worker_manifest,
     worker_pods,
 )
@@ -135,11 +136,14 @@ def test_two_trainjobs_over_the_quota_run_one_after_the_other(
     tmp_path: Path,
 ) -> None:
     cp = control_plane
-    done = tmp_path / "done"
+    done = tmp_path / "markers" / "done"
+    done.parent.mkdir()
     sleeper = ["python", "tests/workers/sleeper.py", "--until", str(done)]
-    kubectl_apply(cp, queued(worker_manifest("first", namespace, sleeper)), tmp_path)
-    wait_for_status(cp, namespace, "first", lambda s: s.get("phase") == "Running", operator=operator)
-    kubectl_apply(cp, queued(worker_manifest("second", namespace, sleeper)), tmp_path)
+    for name in ("first", "second"):
+        manifest = with_host_directory(queued(worker_manifest(name, namespace, sleeper)), done.parent)
+        kubectl_apply(cp, manifest, tmp_path)
+        if name == "first":
+            wait_for_status(cp, namespace, name, lambda s: s.get("phase") == "Running", operator=operator)
 
     waiting = wait_for_status(
         cp, namespace, "second", lambda s: "Kueue:" in summary(s).get("message", ""), operator=operator
@@ -177,14 +181,7 @@ def test_a_higher_priority_trainjob_preempts_one_that_resumes_from_its_checkpoin
     low = queued(cluster_example("digits-ddp", namespace, tmp_path, maxEpochs=40), priority="low")
     low["metadata"]["name"] = "low"
     low["spec"].pop("earlyStopping", None)
-    low["spec"]["checkpoint"]["path"] = "/checkpoints"
-    store = tmp_path / "store"
-    store.mkdir()
-    low["spec"]["podTemplate"] = {
-        "volumes": [{"name": "checkpoints", "hostPath": {"path": str(store), "type": "Directory"}}],
-        "volumeMounts": [{"name": "checkpoints", "mountPath": "/checkpoints"}],
-    }
-    kubectl_apply(cp, low, tmp_path)
+    kubectl_apply(cp, low, tmp_path)  # its checkpoints on a hostPath volume (see `cluster_example`)
     before = wait_for_status(
         cp,
         namespace,
@@ -194,9 +191,10 @@ def test_a_higher_priority_trainjob_preempts_one_that_resumes_from_its_checkpoin
     )
     assert before["phase"] == "Running", before
 
-    done = tmp_path / "done"
+    done = tmp_path / "markers" / "done"
+    done.parent.mkdir()
     high = worker_manifest("high", namespace, ["python", "tests/workers/sleeper.py", "--until", str(done)])
-    kubectl_apply(cp, queued(high, priority="high"), tmp_path)
+    kubectl_apply(cp, with_host_directory(queued(high, priority="high"), done.parent), tmp_path)
     preempted = wait_for_status(
         cp, namespace, "low", lambda s: summary(s).get("reason") == "Preempted", operator=operator
     )

@@ -12,11 +12,13 @@ import pytest
 from tests.cluster import ControlPlane, TestNode
 from tests.e2e.convergence import assert_children_exist_once, event_counts, trainjob_events
 from tests.e2e.support import (
+    STATUS_EVERY_HALF_SECOND,
     ProgressLog,
     assert_succeeded,
     condition_statuses,
     kubectl_apply,
     wait_for_status,
+    with_host_directory,
     worker_manifest,
     worker_pods,
 )
@@ -25,7 +27,6 @@ pytestmark = pytest.mark.e2e
 
 #: The exit code of a container killed by SIGKILL (the OOM killer's signal), as a kubelet reports it.
 SIGKILL_EXIT_CODE = 137
-STATUS_EVERY_HALF_SECOND = {"name": "TRAINJOB_STATUS_INTERVAL_SECONDS", "value": "0.5"}
 #: Far longer than a worker's start (torch's import, the rendezvous: 3-4 s here) plus the status
 #: interval. With 30 s, a CI run once failed the second attempt as hung too (why it reported
 #: nothing for 30 s is not known; the failure now prints every worker's log).
@@ -62,6 +63,7 @@ def test_a_hung_worker_restarts_the_group_with_progress_deadline_exceeded(
     # the second attempt trains to the end.
     command = ["python", "tests/workers/tiny_regression.py", "--out", str(tmp_path / "out"), "--sleep", "0.1"]
     command += ["--hang-rank", "1", "--hang-step", str(HANG_STEP)]
+    # The first attempt's marker (rank 1 hung once) must outlive its pods: on a hostPath volume.
     manifest = worker_manifest(
         "hang",
         namespace,
@@ -72,7 +74,7 @@ def test_a_hung_worker_restarts_the_group_with_progress_deadline_exceeded(
         runPolicy={"backoffLimit": 1, "progressDeadlineSeconds": PROGRESS_DEADLINE_S},
         podTemplate={"terminationGracePeriodSeconds": 1},
     )
-    kubectl_apply(cp, manifest, tmp_path)
+    kubectl_apply(cp, with_host_directory(manifest, tmp_path / "out"), tmp_path)
     progress = ProgressLog()
 
     status = wait_for_status(cp, namespace, "hang", operator=operator, every=progress, timeout=300)

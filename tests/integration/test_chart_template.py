@@ -83,6 +83,8 @@ def test_default_profile_one_standalone_operator_for_every_namespace(helm: Cli) 
         "ValidatingAdmissionPolicy",
         "ValidatingAdmissionPolicy",
         "ValidatingAdmissionPolicy",
+        "ValidatingAdmissionPolicy",
+        "ValidatingAdmissionPolicyBinding",
         "ValidatingAdmissionPolicyBinding",
         "ValidatingAdmissionPolicyBinding",
         "ValidatingAdmissionPolicyBinding",
@@ -168,7 +170,7 @@ def _grant_pod_groups(group: str) -> set[tuple[str, str, str, None]]:
 
 
 def test_single_namespace_profile_grants_the_workload_rules_only_there(helm: Cli) -> None:
-    objects = render(helm, "watchNamespaces={team-a}")
+    objects = render(helm, "watchNamespaces={team-a}", "checkpointPolicy.enabled=false")
     assert "--namespace=team-a" in operator_container(objects)["args"]
     assert not {"ClusterRole", "ClusterRoleBinding"} & set(kinds(objects)), "nothing cluster-wide"
     role = only(objects, "Role", namespace="team-a")
@@ -304,6 +306,28 @@ def test_finer_checks_apply_in_labelled_namespaces_or_everywhere(helm: Cli) -> N
         assert validation["expression"].count("check(") == 1
         assert f".name(variables.secrets[{index}]).check('get')" in validation["expression"]
         assert f"may not get Secret ' + variables.secrets[{index}]" in validation["messageExpression"]
+
+
+def test_checkpoint_policy_only_warns_about_trainjobs_in_the_watched_namespaces(helm: Cli) -> None:
+    objects = render(helm, "watchNamespaces={team-a}", "statusPolicy.enabled=false")
+    policy = only(objects, "ValidatingAdmissionPolicy", name="op-trainjob-operator-checkpoint-path")
+    assert policy["spec"]["matchConstraints"]["resourceRules"][0]["resources"] == ["trainjobs"]
+    assert policy["spec"]["matchConstraints"]["namespaceSelector"]["matchExpressions"][0]["values"] == [
+        "team-a"
+    ]
+    binding = only(objects, "ValidatingAdmissionPolicyBinding", name="op-trainjob-operator-checkpoint-path")
+    assert binding["spec"] == {
+        "policyName": "op-trainjob-operator-checkpoint-path",
+        "validationActions": ["Warn"],
+    }
+    assert "ValidatingAdmissionPolicy" not in kinds(
+        render(
+            helm,
+            "statusPolicy.enabled=false",
+            "checkpointPolicy.enabled=false",
+            "creatorPolicy.enabled=false",
+        )
+    )
 
 
 def test_image_digest_pins_the_image(helm: Cli) -> None:

@@ -1,50 +1,70 @@
-"""Checkpoint files: atomic writes, ordering, pruning and loading."""
+"""Checkpoint files: atomic writes, ordering, pruning, and loading the newest one that reads."""
 
 from __future__ import annotations
 
+import logging
 import os
 import re
-import tempfile
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 
+from trainjob.checkpoint_storage import open_storage
+
+log = logging.getLogger(__name__)
+
 _NAME = re.compile(r"^ckpt-e(?P<epoch>\d{6})-b(?P<batch>\d{9})\.pt$")
+#: What every checkpoint written by `Trainer.save_checkpoint` holds.
+_REQUIRED_KEYS = ("epoch", "batch", "global_step", "model", "optimizer", "callbacks", "rng")
 
 
 @dataclass(frozen=True, order=True)
 class CheckpointFile:
-    """One checkpoint on disk; orders by position in the run."""
+    """One checkpoint; orders by position in the run."""
 
     epoch: int
     batch: int
-    path: Path
+    path: str = field(compare=False)
+
+
+@dataclass(frozen=True)
+class LoadedCheckpoint:
+    """The newest checkpoint that could be read, and those newer ones that could not."""
+
+    file: CheckpointFile
+    payload: dict[str, Any]
+    skipped: tuple[str, ...] = ()
+
+
+class UnreadableCheckpoint(ValueError):
+    """A checkpoint file that is truncated, corrupt, or not a trainjob checkpoint."""
 
 
 class CheckpointStore:
-    """A directory of checkpoints named by position (epoch, batch in epoch).
+    """Checkpoints named by position (epoch, batch in epoch), in a directory or under `s3://...`.
 
-    Writes are atomic (a temporary file in the same directory, fsync, rename), so a worker
-    killed mid-write never leaves a truncated checkpoint that a resume would pick up.
+    Writes are atomic (see `checkpoint_storage`): a worker killed mid-write never leaves a
+    partial checkpoint that a resume would pick up, and `remove_temporaries` clears what such
+    a write left in a directory.
     """
 
-    def __init__(self, directory: str | os.PathLike[str], keep_last: int) -> None:
+    def __init__(self, location: str | os.PathLike[str], keep_last: int) -> None:
         if keep_last < 1:
             raise ValueError(f"keep_last must be at least 1, got {keep_last}")
-        self.directory = Path(directory)
+        self.location = os.fspath(location)
+        self.storage = open_storage(self.location)
         self.keep_last = keep_last
 
     def files(self) -> list[CheckpointFile]:
         """The checkpoints present, oldest first."""
-        if not self.directory.is_dir():
-            return []
         found = []
-        for entry in self.directory.iterdir():
-            match = _NAME.match(entry.name)
+        for name in self.storage.names():
+            match = _NAME.match(name)
             if match:
-                found.append(CheckpointFile(int(match["epoch"]), int(match["batch"]), entry))
+                found.append(
+                    CheckpointFile(int(match["epoch"]), int(match["batch"]), self.storage.location(name))
+                )
         return sorted(found)
 
     def latest(self) -> CheckpointFile | None:
@@ -52,37 +72,60 @@ class CheckpointStore:
         files = self.files()
         return files[-1] if files else None
 
-    def save(self, payload: dict[str, Any], epoch: int, batch: int) -> Path:
-        """Write `payload` as the checkpoint for (epoch, batch) and prune old ones."""
-        self.directory.mkdir(parents=True, exist_ok=True)
-        target = self.directory / f"ckpt-e{epoch:06d}-b{batch:09d}.pt"
-        fd, temporary = tempfile.mkstemp(prefix=".tmp-", suffix=".pt", dir=self.directory)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                torch.save(payload, handle)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(temporary, target)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
-        self._fsync_directory()
+    def save(self, payload: dict[str, Any], epoch: int, batch: int) -> str:
+        """Write `payload` as the checkpoint for (epoch, batch), prune old ones; where it went."""
+        written = self.storage.write(
+            f"ckpt-e{epoch:06d}-b{batch:09d}.pt", lambda handle: torch.save(payload, handle)
+        )
         self.prune()
-        return target
+        return written
 
     def prune(self) -> None:
         """Delete all but the newest `keep_last` checkpoints."""
         for stale in self.files()[: -self.keep_last]:
-            stale.path.unlink(missing_ok=True)
+            self.storage.delete(_name(stale))
+
+    def remove_temporaries(self) -> list[str]:
+        """Delete the temporary files that interrupted saves left; their names."""
+        return self.storage.remove_temporaries()
+
+    def load_latest(self, map_location: torch.device | str = "cpu") -> LoadedCheckpoint | None:
+        """The newest checkpoint that reads; newer unreadable ones are skipped with a warning."""
+        skipped: list[str] = []
+        for candidate in reversed(self.files()):
+            try:
+                payload = self.read(candidate, map_location)
+            except UnreadableCheckpoint as error:
+                log.warning("skipping checkpoint %s: %s; trying the one before it", candidate.path, error)
+                skipped.append(f"{candidate.path} ({error})")
+                continue
+            return LoadedCheckpoint(candidate, payload, tuple(skipped))
+        if skipped:
+            log.warning("no checkpoint in %s could be read: starting from the beginning", self.location)
+        return None
+
+    def read(self, file: CheckpointFile, map_location: torch.device | str = "cpu") -> dict[str, Any]:
+        """Read one checkpoint of this store; `UnreadableCheckpoint` if it is damaged."""
+        try:
+            with self.storage.open(_name(file)) as handle:
+                payload = torch.load(handle, map_location=map_location, weights_only=False)
+        except FileNotFoundError:
+            raise
+        except Exception as error:  # torch.load fails in many ways on damaged bytes
+            raise UnreadableCheckpoint(f"{type(error).__name__}: {error}") from error
+        missing = [key for key in _REQUIRED_KEYS if not isinstance(payload, dict) or key not in payload]
+        if missing:
+            raise UnreadableCheckpoint(f"not a complete trainjob checkpoint (missing {', '.join(missing)})")
+        return payload  # type: ignore[no-any-return]
 
     @staticmethod
     def load(path: str | os.PathLike[str], map_location: torch.device | str = "cpu") -> dict[str, Any]:
-        """Read a checkpoint written by `save`."""
-        return torch.load(path, map_location=map_location, weights_only=False)
+        """Read a checkpoint written by `save`, given its path or URL."""
+        text = os.fspath(path)
+        directory, _, name = text.rpartition("/")
+        with open_storage(directory or ".").open(name) as handle:
+            return torch.load(handle, map_location=map_location, weights_only=False)  # type: ignore[no-any-return]
 
-    def _fsync_directory(self) -> None:
-        fd = os.open(self.directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+
+def _name(file: CheckpointFile) -> str:
+    return file.path.rstrip("/").rsplit("/", 1)[-1]

@@ -425,13 +425,12 @@ class Trainer:
     def _resume_if_configured(self) -> None:
         assert self.dist is not None and self.optimizer is not None
         saver = self.find_callback(CheckpointSaver)
-        if not isinstance(saver, CheckpointSaver) or not saver.resume:
+        if not isinstance(saver, CheckpointSaver):
             return
-        payload = None
-        if self.is_chief:
-            latest = saver.store.latest()
-            payload = CheckpointStore.load(latest.path) if latest else None
-        payload = self.dist.broadcast_object(payload)
+        loaded = saver.open_for_resume() if self.is_chief else None
+        if not saver.resume:
+            return
+        payload = self.dist.broadcast_object(loaded.payload if loaded else None)
         if payload is None:
             return
         self.unwrapped_model.load_state_dict(payload["model"])
@@ -453,12 +452,6 @@ class Trainer:
                 self.world_size,
             )
         self.callbacks.call("on_load_checkpoint", self, payload)
-        log.info(
-            "resumed from epoch %d, batch %d (step %d)",
-            payload["epoch"],
-            payload["batch"],
-            payload["global_step"],
-        )
 
     def _current_lr(self) -> float:
         assert self.optimizer is not None

@@ -285,7 +285,10 @@ CHECKPOINT = obj(
     "Where and how often rank 0 saves checkpoints; a restarted group resumes from the latest one.",
     {
         "path": string(
-            "The directory of the checkpoints, for example on a volume from `podTemplate.volumes`.",
+            "Where the checkpoints live. A group restart recreates the pods, so only a path on a volume "
+            "from `podTemplate.volumes` (a PersistentVolumeClaim; ReadWriteMany when workers run on "
+            "several nodes) or object storage (`s3://bucket/prefix`, credentials from `env`: "
+            "AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_ENDPOINT_URL) survives it.",
             min_length=1,
             max_length=MAX_STRING,
         ),
@@ -455,8 +458,26 @@ EARLY_STOPPING_STATUS = obj(
 )
 
 CHECKPOINT_STATUS = obj(
-    "The latest checkpoint, written by the reporter in rank 0.",
-    {"path": string("The latest checkpoint's file."), "epoch": integer("Its epoch.", minimum=0)},
+    "The latest checkpoint, what the current attempt resumed from, and a failed save, written by the "
+    "reporter in rank 0.",
+    {
+        "path": string("The latest checkpoint's file."),
+        "epoch": integer("Its epoch.", minimum=0),
+        "resumedFrom": string(
+            "The checkpoint the current attempt resumed from; empty when it found none and started over."
+        ),
+        "resumedEpoch": integer(
+            "The epoch of the checkpoint the current attempt resumed from; 0 when it started over.", minimum=0
+        ),
+        "resume": string(
+            "What the current attempt resumed from, in a sentence (which checkpoint, any unreadable one "
+            "skipped), or that it found no checkpoint and started from the beginning."
+        ),
+        "saveError": string(
+            "Why a checkpoint could not be saved; the worker then fails, and a restart resumes from the "
+            "last good checkpoint."
+        ),
+    },
 )
 
 STATUS = obj(

@@ -6,7 +6,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from trainjob.callbacks.base import Callback
-from trainjob.checkpointing import CheckpointStore
+from trainjob.checkpointing import CheckpointStore, LoadedCheckpoint
 from trainjob.config import CheckpointConfig
 from trainjob.state import StopReason
 
@@ -25,6 +25,13 @@ class CheckpointSaver(Callback):
     are kept. With `resume`, `Trainer.fit` starts from the newest checkpoint found; rank 0
     reads it and sends it to the others, so only node 0 needs to see the directory.
     A stop for a non-finite loss writes nothing, keeping the last good checkpoint.
+
+    At the start rank 0 removes what interrupted saves left, skips a newest checkpoint that
+    cannot be read (using the one before it) and records which one it resumed from, or that
+    it found none (`resume_message`, reported in the status). A save that fails raises
+    `CheckpointSaveFailed`: the worker exits non-zero with the reason in `save_error` (and in
+    the status), so the group restarts from the last good checkpoint while the budget allows,
+    rather than training on with nothing a restart could resume from.
     """
 
     def __init__(self, config: CheckpointConfig | None = None, **options: Any) -> None:
@@ -34,11 +41,39 @@ class CheckpointSaver(Callback):
         self.store = CheckpointStore(self.config.path, self.config.keep_last)
         self.latest_path: str | None = None
         self.latest_epoch: int | None = None
+        self.resumed_from: str | None = None
+        self.resumed_epoch: int | None = None
+        self.resume_message: str | None = None
+        self.save_error: str | None = None
 
     @property
     def resume(self) -> bool:
         """Whether `fit` should resume from the newest checkpoint."""
         return self.config.resume
+
+    def open_for_resume(self) -> LoadedCheckpoint | None:
+        """Rank 0's start: clear interrupted saves, then the newest readable checkpoint (if resuming).
+
+        Says on stdout (and through `resume_message` in the status) what it resumed from.
+        """
+        for name in self.store.remove_temporaries():
+            log.warning("removed %s, left by a save that was interrupted", name)
+        if not self.resume:
+            return None
+        loaded = self.store.load_latest()
+        if loaded is None:
+            self.resumed_from, self.resumed_epoch = "", 0
+            self.resume_message = (
+                f"no checkpoint in {self.store.location}: training starts from the beginning"
+            )
+        else:
+            self.resumed_from, self.resumed_epoch = loaded.file.path, loaded.file.epoch
+            where = f"epoch {loaded.file.epoch}, batch {loaded.file.batch}"
+            self.resume_message = f"resumed from {loaded.file.path} ({where})"
+            if loaded.skipped:
+                self.resume_message += f"; skipped unreadable {', '.join(loaded.skipped)}"
+        print(f"checkpoint: {self.resume_message}", flush=True)
+        return loaded
 
     def on_epoch_complete(self, trainer: Trainer) -> None:
         """Save when the schedule, the last epoch or an agreed stop says so."""
@@ -49,8 +84,20 @@ class CheckpointSaver(Callback):
         due = batch == 0 and (epoch % self.config.every_epochs == 0 or epoch >= trainer.state.max_epochs)
         if not (due or stop is not None):
             return
-        path = trainer.save_checkpoint(self.store)
+        try:
+            path = trainer.save_checkpoint(self.store)
+        except Exception as error:
+            self.save_error = (
+                f"saving the checkpoint of epoch {epoch} to {self.store.location} failed: "
+                f"{type(error).__name__}: {error}"
+            )
+            log.error("%s", self.save_error)
+            raise CheckpointSaveFailed(self.save_error) from error
         self.latest_epoch = epoch
         if path is not None:
             self.latest_path = path
             log.info("checkpoint written: %s", path)
+
+
+class CheckpointSaveFailed(RuntimeError):
+    """A checkpoint could not be written (disk full, object store refusing, ...): the worker fails."""

@@ -46,9 +46,25 @@ def build_status(
             patience=early.config.patience,
         )
     saver = trainer.find_callback(CheckpointSaver)
-    if isinstance(saver, CheckpointSaver) and saver.latest_path is not None:
-        status["checkpoint"] = checkpoint_fields(saver.latest_path, saver.latest_epoch)
+    if isinstance(saver, CheckpointSaver):
+        checkpoint = _checkpoint(saver)
+        if checkpoint:
+            status["checkpoint"] = checkpoint
     stop = trainer.state.stop
     if stop is not None and stop.reason is StopReason.STOP_REQUESTED:
         status["stoppedOnRequest"] = True
     return status
+
+
+def _checkpoint(saver: CheckpointSaver) -> dict[str, Any]:
+    """The latest checkpoint written, what this attempt resumed from, and a failed save."""
+    fields: dict[str, Any] = {}
+    if saver.latest_path is not None:
+        fields.update(checkpoint_fields(saver.latest_path, saver.latest_epoch))
+    if saver.resume_message is not None:
+        fields.update(
+            resumedFrom=saver.resumed_from, resumedEpoch=saver.resumed_epoch, resume=saver.resume_message
+        )
+    if saver.save_error is not None:
+        fields["saveError"] = saver.save_error
+    return fields

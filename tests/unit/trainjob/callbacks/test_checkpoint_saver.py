@@ -1,5 +1,7 @@
 """CheckpointSaver: schedule, keepLast, atomic files, and a round trip that restores everything."""
 
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -16,7 +18,7 @@ def test_checkpoint_saver_schedule_keep_last_and_atomic_files(make_trainer, tmp_
     saver = CheckpointSaver(path=str(tmp_path), every_epochs=2, keep_last=2)
     make_trainer(TrainerConfig(max_epochs=7, batch_size=8), callbacks=[saver]).fit()
     assert [(f.epoch, f.batch) for f in saver.store.files()] == [(6, 0), (7, 0)]
-    assert sorted(p.name for p in tmp_path.iterdir()) == [f.path.name for f in saver.store.files()]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [Path(f.path).name for f in saver.store.files()]
     assert saver.latest_epoch == 7 and saver.latest_path.endswith("ckpt-e000007-b000000000.pt")
 
 
