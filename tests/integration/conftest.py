@@ -1,5 +1,5 @@
 """Integration fixtures: the unit tests' in-process trainers, reused against real services."""
 
-from tests.unit.conftest import make_trainer
+from tests.unit.trainjob.conftest import make_trainer
 
 __all__ = ["make_trainer"]

@@ -37,7 +37,8 @@ SERVICE_ACCOUNT = "system:serviceaccount:ops:op-trainjob-operator"
 STATUS_POLICY = "op-trainjob-operator-status-fields"
 CREATOR_POLICY = "op-trainjob-operator-creator-rights"
 REFERENCES_POLICY = "op-trainjob-operator-creator-references"
-POLICIES = (STATUS_POLICY, CREATOR_POLICY, REFERENCES_POLICY)
+CHECKPOINT_POLICY = "op-trainjob-operator-checkpoint-path"
+POLICIES = (STATUS_POLICY, CREATOR_POLICY, REFERENCES_POLICY, CHECKPOINT_POLICY)
 
 
 @pytest.fixture(scope="module")
@@ -170,7 +171,7 @@ def _grant_pod_groups(group: str) -> set[tuple[str, str, str, None]]:
 
 
 def test_single_namespace_profile_grants_the_workload_rules_only_there(helm: Cli) -> None:
-    objects = render(helm, "watchNamespaces={team-a}", "checkpointPolicy.enabled=false")
+    objects = render(helm, "watchNamespaces={team-a}")
     assert "--namespace=team-a" in operator_container(objects)["args"]
     assert not {"ClusterRole", "ClusterRoleBinding"} & set(kinds(objects)), "nothing cluster-wide"
     role = only(objects, "Role", namespace="team-a")
@@ -283,7 +284,7 @@ def test_creator_policies_check_creates_and_spec_changes_of_trainjobs_only(helm:
     assert "may not create pods in namespace" in pods["messageExpression"]
     binding = only(objects, "ValidatingAdmissionPolicyBinding", name=CREATOR_POLICY)["spec"]
     assert binding == {"policyName": CREATOR_POLICY, "validationActions": ["Deny"]}
-    assert policy_names(render(helm, "creatorPolicy.enabled=false")) == {STATUS_POLICY}
+    assert policy_names(render(helm, "creatorPolicy.enabled=false")) == {STATUS_POLICY, CHECKPOINT_POLICY}
 
 
 def test_finer_checks_apply_in_labelled_namespaces_or_everywhere(helm: Cli) -> None:
@@ -310,12 +311,12 @@ def test_finer_checks_apply_in_labelled_namespaces_or_everywhere(helm: Cli) -> N
 
 def test_checkpoint_policy_only_warns_about_trainjobs_in_the_watched_namespaces(helm: Cli) -> None:
     objects = render(helm, "watchNamespaces={team-a}", "statusPolicy.enabled=false")
-    policy = only(objects, "ValidatingAdmissionPolicy", name="op-trainjob-operator-checkpoint-path")
+    policy = only(objects, "ValidatingAdmissionPolicy", name=CHECKPOINT_POLICY)
     assert policy["spec"]["matchConstraints"]["resourceRules"][0]["resources"] == ["trainjobs"]
     assert policy["spec"]["matchConstraints"]["namespaceSelector"]["matchExpressions"][0]["values"] == [
         "team-a"
     ]
-    binding = only(objects, "ValidatingAdmissionPolicyBinding", name="op-trainjob-operator-checkpoint-path")
+    binding = only(objects, "ValidatingAdmissionPolicyBinding", name=CHECKPOINT_POLICY)
     assert binding["spec"] == {
         "policyName": "op-trainjob-operator-checkpoint-path",
         "validationActions": ["Warn"],

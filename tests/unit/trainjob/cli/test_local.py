@@ -27,7 +27,7 @@ def trainjob(*args, cwd=None, timeout=60):
             "spec.env[0].name",
         ),
         ("spec: {image: x, command: [python], maxEpochs: 1, backend: mpi}", "spec.backend"),
-        ("spec: {image: x, command: [python]}", "spec.maxEpochs"),
+        ("spec: {image: x, command: [python], maxEpochs: 0}", "spec.maxEpochs"),
     ],
 )
 def test_an_invalid_manifest_exits_2_naming_the_field(tmp_path, body, expected):
