@@ -36,8 +36,10 @@ from trainjob_operator.watch_cache import WatchCache
 EventSink = Callable[[Mapping[str, Any], Event], None]
 #: Apiserver answers to a create that mean the child itself is invalid (not worth retrying).
 INVALID = (400, 422)
-#: The answer to a create of a kind the cluster does not serve (a gang scheduler's PodGroup where
-#: that scheduler, or the feature gate of kube-scheduler's own, is missing): only a change can help.
+#: The answer to a create of a PodGroup of a kind the cluster does not serve (where the gang
+#: scheduler, or the feature gate of kube-scheduler's own, is missing): only a change can help.
+#: (A 404 on another child is transient: a RoleBinding created beside its Role by an operator
+#: without `bind` is checked against the Role, which may not be visible yet.)
 NOT_SERVED = 404
 #: The children that give the workers their identity, their name or rights (the reporter may
 #: patch the history ConfigMap): one that exists and is not the TrainJob's is never used (see
@@ -240,7 +242,11 @@ class Reconciler:
                 if isinstance(outcome, ApiException) and outcome.status in INVALID:
                     message = f"the apiserver rejected the {child['kind']}: {error_message(outcome)}"
                     return failed_to_create(trainjob, Reason.INVALID_WORKERS, message, _now())
-                if isinstance(outcome, ApiException) and outcome.status == NOT_SERVED:
+                if (
+                    isinstance(outcome, ApiException)
+                    and outcome.status == NOT_SERVED
+                    and child["kind"] == "PodGroup"
+                ):
                     message = f"the apiserver rejected the {child['kind']}: {_not_served(child)}"
                     return failed_to_create(trainjob, Reason.INVALID_WORKERS, message, _now())
             for child, outcome in zip(batch, outcomes, strict=True):

@@ -195,6 +195,23 @@ async def test_children_a_first_reconcile_made_are_used_again(cluster, reconcile
     assert stored(cluster, JOBS, "mnist")["spec"] == job["spec"]
 
 
+@attrs.frozen
+class RoleNotFound(km.KubernetesError):
+    status: int = 404
+    reason: str = "NotFound"
+    message: str = 'roles.rbac.authorization.k8s.io "mnist-reporter" not found'
+
+
+@pytest.mark.asyncio
+async def test_a_role_binding_refused_until_its_role_is_visible_is_retried(cluster, reconciler):
+    # The apiserver checks a binding by an operator without `bind` against the Role, created at once.
+    cluster["post /apis/rbac.authorization.k8s.io/v1/namespaces/ml/rolebindings"] << RoleNotFound
+    add_trainjob(cluster)
+    with pytest.raises(kubernetes.client.ApiException):
+        await reconciler.reconcile("ml", "mnist")
+    assert "status" not in stored(cluster, TRAINJOBS, "mnist"), "not failed: the reconcile is retried"
+
+
 @pytest.mark.asyncio
 async def test_a_transient_error_on_a_child_propagates_and_the_retry_completes(cluster, reconciler):
     cluster["post /api/v1/namespaces/ml/services"] << km.KubernetesError
