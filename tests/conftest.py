@@ -108,6 +108,7 @@ def base_install(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return create_base_install(tmp_path_factory.mktemp("base-install") / "venv")
 
 
+@pytest.fixture(scope="session")
 def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
     """A real S3-compatible server (versitygw over a directory) as its own process, once per session."""
     binary = _s3_binary()
