@@ -194,7 +194,7 @@ def test_deleting_a_running_trainjob_deletes_its_workers_and_children(
     kubectl_apply(cp, cluster_example("digits-ddp", namespace, tmp_path, maxEpochs=ENDLESS_EPOCHS), tmp_path)
     wait_for_status(cp, namespace, "digits", lambda s: s.get("phase") == "Running", operator=operator)
     assert sorted(kind.split("/")[0] for kind in children(cp, namespace, "digits")) == [
-        "Job", "Pod", "Pod", "Role", "RoleBinding", "Service", "ServiceAccount",
+        "ConfigMap", "Job", "Pod", "Pod", "Role", "RoleBinding", "Service", "ServiceAccount",
     ]  # fmt: skip
 
     cp.kubectl("delete", "tj", "digits", "-n", namespace, "--wait=false")
