@@ -19,7 +19,7 @@ _MARKUP = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026"})
 
 
 def dumps(data: Any) -> str:
-    """Compact JSON, with NaN and infinities (which JSON lacks) as null, and `<>&` as \\u escapes."""
+    """Compact JSON, with NaN and infinities (which JSON lacks) as null, and `<>&` as unicode escapes."""
     return json.dumps(_finite(data), separators=(",", ":"), allow_nan=False).translate(_MARKUP)
 
 
