@@ -19,6 +19,7 @@ function setState(changes) {
   if (badge) {
     const label = state.error ? `watch failing: ${state.error}` : state.connected ? "live" : "reconnecting…";
     badge.textContent = label;
+    badge.title = label;
     badge.dataset.state = state.error ? "error" : state.connected ? "live" : "connecting";
   }
   emit("state", state);
@@ -30,6 +31,7 @@ export function connect() {
   source.addEventListener("open", () => setState({ connected: true }));
   source.addEventListener("error", () => setState({ connected: false }));
   source.addEventListener("snapshot", (event) => {
+    performance.mark("trainjob:snapshot");
     const data = JSON.parse(event.data);
     jobs.clear();
     for (const row of data.rows) jobs.set(row.key, row);
