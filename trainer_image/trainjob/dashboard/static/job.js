@@ -20,6 +20,7 @@ export function showJob(view, namespace, name) {
     failure: el("section", { id: "failure", class: "card failure", hidden: true }),
     curves: el("section", { id: "curves", class: "card" }),
     conditions: el("section", { id: "conditions", class: "card" }),
+    metrics: el("section", { id: "metrics", class: "card" }),
     early: el("section", { id: "early-stopping", class: "card" }),
     checkpoint: el("section", { id: "checkpoint", class: "card" }),
     workers: el("section", { id: "workers", class: "card" }),
@@ -30,7 +31,7 @@ export function showJob(view, namespace, name) {
     el("div", { class: "job-head" }, el("a", { href: "#/", class: "back" }, "← all TrainJobs"),
       title, el("span", { class: "muted" }, namespace), phase, stop),
     message, progress, summary, sections.failure,
-    el("div", { class: "grid" }, sections.curves, el("div", { class: "side" }, sections.early, sections.checkpoint, sections.conditions)),
+    el("div", { class: "grid" }, sections.curves, el("div", { class: "side" }, sections.metrics, sections.early, sections.checkpoint, sections.conditions)),
     sections.workers, sections.logs, sections.events);
 
   let detail = null, timer = 0, fetching = false, again = false, gone = false, logSource = null, logRank = null;
@@ -103,6 +104,7 @@ export function showJob(view, namespace, name) {
     renderFailure(status.failure);
     renderCurves();
     renderConditions(status.conditions || []);
+    renderMetrics(status.metrics || {});
     renderEarly(status.earlyStopping, detail.spec.earlyStopping, status.metrics || {});
     renderCheckpoint(status.checkpoint);
     renderWorkers();
@@ -148,6 +150,17 @@ export function showJob(view, namespace, name) {
         el("time", { datetime: c.lastTransitionTime || "" }, c.lastTransitionTime ? `${age(c.lastTransitionTime)} ago` : "-"),
         el("strong", {}, `${c.type}=${c.status}`), c.reason ? ` ${c.reason}` : "",
         c.message ? el("div", { class: "muted" }, c.message) : null))));
+  }
+
+  function renderMetrics(metrics) {
+    const values = { ...(metrics.values || {}) };
+    for (const [field, label] of [["loss", "loss"], ["valLoss", "val_loss"], ["lr", "lr"]]) {
+      if (typeof metrics[field] === "number" && !(label in values)) values[label] = metrics[field];
+    }
+    const names = Object.keys(values).sort();
+    sections.metrics.replaceChildren(el("h2", {}, "Latest metrics"), names.length
+      ? el("table", { class: "small" }, el("tbody", {}, names.map((n) => el("tr", {}, el("td", { class: "metric-name" }, n), el("td", {}, num(values[n]))))))
+      : el("p", { class: "muted" }, "none reported yet"));
   }
 
   function renderEarly(early, config, metrics) {
