@@ -136,8 +136,8 @@ def _print_all(pods: WorkerPods, chosen: Sequence[Source], previous: bool) -> in
 DONE = object()
 
 
-def _follow(pods: WorkerPods, chosen: Sequence[Source], previous: bool) -> int:
-    """Every worker's log at once, line by line as they come, until every stream has ended."""
+def follow_logs(pods: WorkerPods, chosen: Sequence[Source], previous: bool) -> queue.Queue[object]:
+    """Start streaming each source's log (a daemon thread each, see `pump_log`) into one queue."""
     lines: queue.Queue[object] = queue.Queue()
     for source in chosen:
         threading.Thread(
@@ -146,6 +146,12 @@ def _follow(pods: WorkerPods, chosen: Sequence[Source], previous: bool) -> int:
             name=f"logs-{source.worker.pod}",
             daemon=True,
         ).start()
+    return lines
+
+
+def _follow(pods: WorkerPods, chosen: Sequence[Source], previous: bool) -> int:
+    """Every worker's log at once, line by line as they come, until every stream has ended."""
+    lines = follow_logs(pods, chosen, previous)
     failed, running = False, len(chosen)
     while running:
         item = lines.get()

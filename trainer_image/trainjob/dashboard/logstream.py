@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import queue
-import threading
 from collections.abc import Iterator
 
-from trainjob.cli.logs import DONE, pump_log, sources
+from trainjob.cli.logs import DONE, follow_logs, sources
 from trainjob.client.connection import Cluster, ClusterError
 from trainjob.client.trainjobs import TrainJob
 from trainjob.client.workers import WorkerPods, latest_workers
@@ -47,13 +46,7 @@ def _rank_log(cluster: Cluster, trainjob: TrainJob, rank: int) -> Iterator[bytes
         return
     (source,) = chosen
     yield frame("source", {"pod": source.worker.pod, "prefix": source.prefix})
-    lines: queue.Queue[object] = queue.Queue()
-    threading.Thread(
-        target=pump_log,
-        args=(pods, source, False, lines),
-        name=f"dashboard-log-{source.worker.pod}",
-        daemon=True,
-    ).start()
+    lines = follow_logs(pods, [source], previous=False)
     while True:
         try:
             item = lines.get(timeout=KEEPALIVE_S)
