@@ -53,10 +53,12 @@ class JobHub:
                 for kind, data in self._changes():
                     failures = 0
                     self.apply(kind, data)
-            except ClusterError as error:
+            except Exception as error:  # the watch must outlive anything the stream throws
+                if not isinstance(error, ClusterError):
+                    log.exception("watching TrainJobs")
                 log.warning("watching TrainJobs: %s", error)
                 with self._lock:
-                    self._error = str(error)
+                    self._error = str(error) or type(error).__name__
                     self.broadcast.publish(frame("watch-error", {"message": self._error}))
             time.sleep(RETRY_S[min(failures, len(RETRY_S) - 1)])
             failures += 1

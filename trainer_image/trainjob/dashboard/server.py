@@ -101,6 +101,8 @@ class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "trainjob-dashboard"
     sys_version = ""
+    #: An idle kept-alive connection is closed after this many seconds (it holds a thread).
+    timeout = 120
 
     def do_GET(self) -> None:
         """Answer a GET."""
