@@ -45,16 +45,21 @@ def screenshot_dir(tmp_path: Path) -> Path:
     return directory
 
 
-def watch_for_script(page: Any) -> list[str]:
-    """Record every dialog the page opens (and dismiss it): a hostile string that ran would open one."""
-    dialogs: list[str] = []
+def watch_for_script(page: Any, accept: str = "") -> list[str]:
+    """Record every dialog the page opens but those starting with `accept` (which it accepts), and
+    every error the page's script throws: a hostile string that ran would show as one or the other."""
+    seen: list[str] = []
 
-    def seen(dialog: Any) -> None:
-        dialogs.append(dialog.message)
-        dialog.dismiss()
+    def dialog(shown: Any) -> None:
+        if accept and shown.message.startswith(accept):
+            shown.accept()
+            return
+        seen.append(f"dialog: {shown.message}")
+        shown.dismiss()
 
-    page.on("dialog", seen)
-    return dialogs
+    page.on("dialog", dialog)
+    page.on("pageerror", lambda error: seen.append(f"page error: {error}"))
+    return seen
 
 
 def assert_no_script_ran(page: Any) -> None:

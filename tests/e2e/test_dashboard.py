@@ -181,6 +181,8 @@ def test_the_list_follows_status_writes_live_and_a_job_page_renders_every_string
         expect(page.locator("#conditions")).to_contain_text(f"every worker runs {HOSTILE}")
         expect(page.locator("#metrics .metric-name")).to_contain_text([HOSTILE_SCRIPT, HOSTILE, "loss"])
         expect(page.locator("#summary")).to_contain_text("Restarts1")
+        expect(page.locator("#events")).to_have_text("Eventsnone")  # nobody recorded any
+        expect(page.locator("#workers tbody tr")).to_have_count(0)  # nobody runs it
         page.screenshot(path=str(screenshot_dir(tmp_path) / "dashboard-status-job.png"), full_page=True)
 
         # The failure: worker, exit code, reason, and its hostile message as text.
@@ -202,7 +204,7 @@ def test_a_user_without_the_right_to_patch_trainjobs_sees_why_stop_failed(
     kubeconfig = cp.write_kubeconfig("viewer", cp.credentials("viewer"))
     context = browser.new_context()
     page = context.new_page()
-    page.on("dialog", lambda dialog: dialog.accept())  # "Stop alpha?": yes
+    unexpected = watch_for_script(page, accept="Stop alpha?")
     with Dashboard(cp, "-n", namespace, "--kubeconfig", str(kubeconfig)) as dashboard:
         page.goto(f"{dashboard.url}#/job/{namespace}/alpha")
         expect(page.locator("#job-phase")).to_have_text("Running")
@@ -216,4 +218,5 @@ def test_a_user_without_the_right_to_patch_trainjobs_sees_why_stop_failed(
         expect(page.locator("#job-title")).to_have_text("alpha")
     annotations = get_trainjob(cp, namespace, "alpha")["metadata"].get("annotations") or {}
     assert STOP_ANNOTATION not in annotations
+    assert unexpected == []
     context.close()

@@ -18,6 +18,7 @@ from tests.e2e.dashboard import (
     Dashboard,
     assert_no_script_ran,
     screenshot_dir,
+    watch_for_script,
 )
 from tests.e2e.support import (
     assert_succeeded,
@@ -35,6 +36,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(420)]
 
 #: More epochs than the test lets it run: it is stopped from the page.
 MAX_EPOCHS = 60
+#: The list's screenshot: the header, the toolbar and the rows.
+LIST_CLIP = {"x": 0, "y": 0, "width": 1360, "height": 220}
 SHOUT = (
     f"import time\nprint({HOSTILE!r}, flush=True)\nprint({HOSTILE_SCRIPT!r}, flush=True)\ntime.sleep(600)\n"
 )
@@ -62,16 +65,7 @@ def test_a_training_run_progresses_live_shows_curves_and_logs_and_stops_from_the
     screenshots = screenshot_dir(tmp_path)
     context = browser.new_context(viewport={"width": 1360, "height": 900})
     page = context.new_page()
-    unexpected: list[str] = []
-
-    def dialog(shown: Any) -> None:
-        if shown.message.startswith("Stop digits?"):
-            shown.accept()
-        else:
-            unexpected.append(shown.message)
-            shown.dismiss()
-
-    page.on("dialog", dialog)
+    unexpected = watch_for_script(page, accept="Stop digits?")
     key = f"{namespace}/digits"
     with Dashboard(cp, "-n", namespace) as dashboard:
         page.goto(dashboard.url)
@@ -85,17 +79,25 @@ def test_a_training_run_progresses_live_shows_curves_and_logs_and_stops_from_the
         wait_until(advanced, "the progress bar to advance", timeout=60, every=0.2)
         assert page.evaluate("() => window.__sameDocument === true"), "the page was reloaded"
         expect(page.locator(f'tr[data-key="{key}"] svg.spark polyline')).to_have_count(1, timeout=30_000)
-        page.screenshot(path=str(screenshots / "dashboard-list.png"))
+        page.screenshot(path=str(screenshots / "dashboard-list.png"), clip=LIST_CLIP)
 
         page.click(f'tr[data-key="{key}"] a.job-link')
         loss_curve = page.locator('#curves figure[data-metric="loss"] path.series')
         expect(loss_curve).to_have_count(1, timeout=60_000)
+
+        def epochs_drawn() -> int:
+            path = loss_curve.get_attribute("d") or ""
+            return path.count("L") + 1 if path else 0
+
+        # The curve grows as the history does, on the open page.
+        wait_until(lambda: epochs_drawn() >= 3, "the loss curve to show 3 epochs", timeout=120)
         expect(page.locator('#curves figure[data-metric="val_accuracy"]')).to_have_count(1)
         workers = page.locator("#workers tbody tr")
         expect(workers).to_have_count(2)
         expect(workers.locator(".phase")).to_have_text(["Running", "Running"])
         page.click('#workers button.rank[data-rank="0"]')
         expect(page.locator("#log .meta").first).to_contain_text("digits-")
+        expect(page.locator("#log .line").first).to_contain_text("[rank 0]", timeout=60_000)
         page.screenshot(path=str(screenshots / "dashboard-job.png"), full_page=True)
 
         page.click("#stop")
@@ -112,7 +114,7 @@ def test_a_training_run_progresses_live_shows_curves_and_logs_and_stops_from_the
         page.goto(f"{dashboard.url}#/job/{namespace}/shouty")
         expect(page.locator("#workers tbody tr .phase")).to_have_text(["Running"], timeout=60_000)
         page.click('#workers button.rank[data-rank="0"]')
-        expect(page.locator("#log .line")).to_have_text([HOSTILE, HOSTILE_SCRIPT], timeout=30_000)
+        expect(page.locator("#log .line")).to_have_text([f"[rank 0] {HOSTILE}", f"[rank 0] {HOSTILE_SCRIPT}"])
         assert_no_script_ran(page)
     assert unexpected == []
     context.close()

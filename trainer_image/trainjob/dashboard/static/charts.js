@@ -29,11 +29,13 @@ export function updateSparkline(root, values) {
 }
 
 // "Nice" tick values covering [low, high].
-function ticks(low, high, count = 5) {
+// With `integer`, whole steps only (epochs and steps have no halves).
+function ticks(low, high, count = 5, integer = false) {
   if (low === high) return [low];
   const step0 = (high - low) / count;
   const power = Math.pow(10, Math.floor(Math.log10(step0)));
-  const step = [1, 2, 5, 10].map((m) => m * power).find((s) => s >= step0) || step0;
+  const nice = [1, 2, 5, 10].map((m) => m * power).find((s) => s >= step0) || step0;
+  const step = integer ? Math.max(1, Math.round(nice)) : nice;
   const out = [];
   for (let v = Math.ceil(low / step) * step; v <= high + step * 1e-9; v += step) out.push(Number(v.toPrecision(12)));
   return out;
@@ -44,7 +46,8 @@ function ticks(low, high, count = 5) {
 export function lineChart({ title, xLabel, series, marks = [], best = null, width = 460, height = 240 }) {
   const pad = { left: 56, right: 14, top: 14, bottom: 36 };
   const all = series.flatMap((s) => s.points).filter((p) => isFinite(p[0]) && isFinite(p[1]));
-  const root = svg("svg", { class: "chart", width, height, viewBox: `0 0 ${width} ${height}`, role: "img" });
+  // Scales with its box (CSS sets the width); the viewBox keeps its proportions.
+  const root = svg("svg", { class: "chart", viewBox: `0 0 ${width} ${height}`, role: "img" });
   root.append(svg("title", {}, title));
   if (all.length === 0) {
     root.append(svg("text", { x: width / 2, y: height / 2, "text-anchor": "middle", class: "muted" }, "no points yet"));
@@ -64,7 +67,7 @@ export function lineChart({ title, xLabel, series, marks = [], best = null, widt
     axes.append(svg("line", { x1: pad.left, x2: width - pad.right, y1: sy(t), y2: sy(t), class: "grid" }));
     axes.append(svg("text", { x: pad.left - 6, y: sy(t) + 4, "text-anchor": "end" }, num(t)));
   }
-  for (const t of ticks(x0, x1, 6)) {
+  for (const t of ticks(x0, x1, 6, true)) {
     axes.append(svg("text", { x: sx(t), y: height - pad.bottom + 16, "text-anchor": "middle" }, num(t)));
   }
   axes.append(svg("text", { x: width - pad.right, y: height - 4, "text-anchor": "end", class: "muted" }, xLabel));
@@ -74,7 +77,9 @@ export function lineChart({ title, xLabel, series, marks = [], best = null, widt
   for (const mark of marks) {
     const x = sx(mark.x);
     root.append(svg("line", { x1: x, x2: x, y1: pad.top, y2: height - pad.bottom, class: `mark mark-${mark.kind}` }));
-    root.append(svg("text", { x: x + 3, y: pad.top + 10, class: `mark-label mark-${mark.kind}` }, mark.label));
+    const nearEnd = x > width - pad.right - 70;
+    root.append(svg("text", { x: nearEnd ? x - 3 : x + 3, y: pad.top + 10, "text-anchor": nearEnd ? "end" : "start",
+      class: `mark-label mark-${mark.kind}` }, mark.label));
   }
   series.forEach((s, index) => {
     const color = s.color || COLORS[index % COLORS.length];

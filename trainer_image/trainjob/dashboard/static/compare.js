@@ -1,5 +1,5 @@
 // Several jobs' curves drawn together: one chart per metric, one line per job.
-import { el, clear } from "./dom.js";
+import { el, clear, put } from "./dom.js";
 import { lineChart, COLORS } from "./charts.js";
 import { axisOf, metricsOf, pointsOf } from "./history.js";
 
@@ -26,7 +26,7 @@ export function showCompare(view, keys) {
       } else runs.push({ key: result.key, doc: result.body.history, color });
     });
     const metrics = [...new Set(runs.flatMap((r) => metricsOf(r.doc)))].sort();
-    charts.replaceChildren(...metrics.map((metric) => el("figure", { class: "curve", dataset: { metric } },
+    put(charts, ...metrics.map((metric) => el("figure", { class: "curve", dataset: { metric } },
       el("figcaption", {}, el("strong", {}, metric)),
       lineChart({ title: metric, xLabel: runs.length ? axisOf(runs[0].doc).slice(0, -1) : "",
         series: runs.filter((r) => metricsOf(r.doc).includes(metric)).map((r) => ({ label: r.key, points: pointsOf(r.doc, metric), color: r.color })) }))));

@@ -44,6 +44,13 @@ export function clear(node) {
   return node;
 }
 
+// Replace a node's children (strings become text nodes; null, undefined and false are left out).
+export function put(node, ...children) {
+  node.replaceChildren();
+  append(node, children);
+  return node;
+}
+
 // Set a node's text only when it changed (cheap updates of live rows).
 export function setText(node, text) {
   const value = text === undefined || text === null ? "" : String(text);

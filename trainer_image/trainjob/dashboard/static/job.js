@@ -1,5 +1,5 @@
 // A job's page: summary, curves, conditions, Events, failure, early stopping, checkpoint, workers, logs, stop.
-import { el, clear, setText, duration, age, num, phaseClass, csrfToken } from "./dom.js";
+import { el, clear, put, setText, duration, age, num, phaseClass, csrfToken } from "./dom.js";
 import { lineChart } from "./charts.js";
 import { axisOf, metricsOf, pointsOf, marksOf, bestOf } from "./history.js";
 import { jobs, onChange } from "./stream.js";
@@ -96,7 +96,7 @@ export function showJob(view, namespace, name) {
       ["Restarts", row.restarts],
       ["Age", age(row.created)],
     ];
-    summary.replaceChildren(...items.flatMap(([label, value]) => [el("dt", {}, label), el("dd", {}, value)]));
+    put(summary, ...items.flatMap(([label, value]) => [el("dt", {}, label), el("dd", {}, value)]));
   }
 
   function render() {
@@ -119,7 +119,7 @@ export function showJob(view, namespace, name) {
     if (failure.pod) parts.push(`pod ${failure.pod}`);
     if (failure.exitCode !== undefined && failure.exitCode !== null) parts.push(`exit code ${failure.exitCode}`);
     if (failure.reason) parts.push(failure.reason);
-    box.replaceChildren(el("h2", {}, "Failure"), el("p", { class: "failure-where" }, parts.join(", ")),
+    put(box, el("h2", {}, "Failure"), el("p", { class: "failure-where" }, parts.join(", ")),
       failure.message ? el("pre", { class: "failure-message" }, failure.message) : null);
   }
 
@@ -128,7 +128,7 @@ export function showJob(view, namespace, name) {
     const doc = detail.history;
     const heading = el("h2", {}, "Curves");
     if (!doc) {
-      box.replaceChildren(heading, el("p", { class: "muted" }, detail.errors.history || "No history yet."));
+      put(box, heading, el("p", { class: "muted" }, detail.errors.history || "No history yet."));
       return;
     }
     const xLabel = axisOf(doc).slice(0, -1);
@@ -140,12 +140,12 @@ export function showJob(view, namespace, name) {
         el("figcaption", {}, el("strong", { class: "metric-name" }, metric), " ", el("span", { class: "best-label muted" }, label)),
         lineChart({ title: metric, xLabel, series: [{ label: metric, points: pointsOf(doc, metric) }], marks, best }));
     });
-    box.replaceChildren(heading, el("div", { class: "curves" }, charts));
+    put(box, heading, el("div", { class: "curves" }, charts));
   }
 
   function renderConditions(conditions) {
     const sorted = [...conditions].sort((a, b) => String(a.lastTransitionTime).localeCompare(String(b.lastTransitionTime)));
-    sections.conditions.replaceChildren(el("h2", {}, "Conditions"), el("ol", { class: "timeline" },
+    put(sections.conditions, el("h2", {}, "Conditions"), el("ol", { class: "timeline" },
       sorted.map((c) => el("li", { class: c.status === "True" ? "true" : "false" },
         el("time", { datetime: c.lastTransitionTime || "" }, c.lastTransitionTime ? `${age(c.lastTransitionTime)} ago` : "-"),
         el("strong", {}, `${c.type}=${c.status}`), c.reason ? ` ${c.reason}` : "",
@@ -158,7 +158,7 @@ export function showJob(view, namespace, name) {
       if (typeof metrics[field] === "number" && !(label in values)) values[label] = metrics[field];
     }
     const names = Object.keys(values).sort();
-    sections.metrics.replaceChildren(el("h2", {}, "Latest metrics"), names.length
+    put(sections.metrics, el("h2", {}, "Latest metrics"), names.length
       ? el("table", { class: "small" }, el("tbody", {}, names.map((n) => el("tr", {}, el("td", { class: "metric-name" }, n), el("td", {}, num(values[n]))))))
       : el("p", { class: "muted" }, "none reported yet"));
   }
@@ -170,7 +170,7 @@ export function showJob(view, namespace, name) {
     if (early && early.triggered) lines.push(`stopped at epoch ${early.epoch ?? "-"}: ${early.message || early.reason || ""}`);
     else if (early) lines.push(`not triggered: ${early.wait ?? 0}/${early.patience ?? config?.patience ?? "-"} epochs without improvement`);
     if (metrics.best !== undefined) lines.push(`best ${metrics.monitor || ""} ${num(metrics.best)}${metrics.bestEpoch !== undefined ? " at epoch " + metrics.bestEpoch : ""}`);
-    sections.early.replaceChildren(el("h2", {}, "Early stopping"), ...lines.map((l) => el("p", {}, l)));
+    put(sections.early, el("h2", {}, "Early stopping"), ...lines.map((l) => el("p", {}, l)));
   }
 
   function renderCheckpoint(checkpoint) {
@@ -178,7 +178,7 @@ export function showJob(view, namespace, name) {
       ? [el("code", { class: "checkpoint-path" }, checkpoint.path), checkpoint.epoch !== undefined ? ` (epoch ${checkpoint.epoch})` : "",
          checkpoint.resume ? el("p", { class: "muted" }, typeof checkpoint.resume === "string" ? checkpoint.resume : JSON.stringify(checkpoint.resume)) : null]
       : [el("span", { class: "muted" }, "none yet")];
-    sections.checkpoint.replaceChildren(el("h2", {}, "Latest checkpoint"), el("p", {}, lines));
+    put(sections.checkpoint, el("h2", {}, "Latest checkpoint"), el("p", {}, lines));
   }
 
   function renderWorkers() {
@@ -192,7 +192,7 @@ export function showJob(view, namespace, name) {
     for (let rank = 0; rank < nnodes * nproc; rank++) {
       ranks.push(el("button", { type: "button", class: rank === logRank ? "rank active" : "rank", dataset: { rank }, onclick: () => follow(rank) }, `rank ${rank}`));
     }
-    sections.workers.replaceChildren(el("h2", {}, "Workers"),
+    put(sections.workers, el("h2", {}, "Workers"),
       detail.errors.workers ? el("p", { class: "muted" }, detail.errors.workers) : null,
       el("table", { class: "small" }, el("thead", {}, el("tr", {}, ["node rank", "pod", "attempt", "phase", "exit code", "reason"].map((h) => el("th", {}, h)))),
         el("tbody", {}, rows)),
@@ -201,7 +201,7 @@ export function showJob(view, namespace, name) {
 
   function renderEvents() {
     const events = detail.events || [];
-    sections.events.replaceChildren(el("h2", {}, "Events"),
+    put(sections.events, el("h2", {}, "Events"),
       detail.errors.events ? el("p", { class: "muted" }, detail.errors.events) : null,
       events.length ? el("table", { class: "small" }, el("thead", {}, el("tr", {}, ["age", "type", "reason", "message", "count"].map((h) => el("th", {}, h)))),
         el("tbody", {}, events.map((e) => el("tr", { class: e.type === "Warning" ? "warning" : "" },
@@ -211,7 +211,8 @@ export function showJob(view, namespace, name) {
 
   const logLines = el("pre", { id: "log", class: "log" });
   const logTitle = el("h2", {}, "Logs");
-  sections.logs.replaceChildren(logTitle, el("p", { class: "muted" }, "Pick a rank above to follow its log."), logLines);
+  const logHint = el("p", { class: "muted" }, "Pick a rank above to follow its log.");
+  put(sections.logs, logTitle, logHint, logLines);
   const MAX_LINES = 2000;
 
   function follow(rank) {
@@ -219,6 +220,7 @@ export function showJob(view, namespace, name) {
     logRank = rank;
     for (const button of sections.workers.querySelectorAll("button.rank")) button.classList.toggle("active", Number(button.dataset.rank) === rank);
     logLines.replaceChildren();
+    logHint.hidden = true;
     setText(logTitle, `Logs: rank ${rank}`);
     const source = new EventSource(`/api/jobs/${encodeURIComponent(namespace)}/${encodeURIComponent(name)}/log?rank=${rank}`);
     logSource = source;
