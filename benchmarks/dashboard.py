@@ -165,6 +165,7 @@ def main() -> None:
         f"max {max(totals):.3f}s; snapshot to drawn (the page's own work): median "
         f"{statistics.median(own):.3f}s, max {max(own):.3f}s ({args.rounds} loads)"
     )
+    print("  each load, navigation to drawn: " + ", ".join(f"{total:.3f}" for total in totals))
     p50, p95 = statistics.median(latencies) * 1000, percentile(latencies, 0.95) * 1000
     print(
         f"status write to page: median {p50:.0f} ms, p95 {p95:.0f} ms, "

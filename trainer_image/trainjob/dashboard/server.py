@@ -250,6 +250,9 @@ class DashboardServer(ThreadingHTTPServer):
     """The HTTP server of one dashboard (request threads are daemons)."""
 
     daemon_threads = True
+    #: The listen backlog: a page opens its modules and its stream at once (socketserver's 5 drops
+    #: connections under load, which the browser retries only after 1, 2, 4... seconds).
+    request_queue_size = 128
 
     def __init__(self, address: tuple[str, int], app: Dashboard) -> None:
         self.app = app
