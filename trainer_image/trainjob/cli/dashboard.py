@@ -51,6 +51,7 @@ def serve_dashboard(args: argparse.Namespace) -> int:
 
     cluster = connect_in_cluster(args.namespace) if args.in_cluster else connect(args)
     server = build(cluster, args.address, args.port, all_namespaces=args.all_namespaces)
+    server.start_watch()
     url = server.url
     where = "every namespace" if args.all_namespaces else f'namespace "{cluster.namespace}"'
     print(
