@@ -60,7 +60,11 @@ def operator_container(objects: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def test_helm_lint_strict(helm: Cli) -> None:
-    for values in ([], ["--set=watchNamespaces={a,b}", "--set=replicaCount=2", "--set=peering.enabled=true"]):
+    for values in (
+        [],
+        ["--set=watchNamespaces={a,b}", "--set=replicaCount=2", "--set=peering.enabled=true"],
+        ["--set=dashboard.enabled=true", "--set=dashboard.allowStop=true", "--set=dashboard.namespace=a"],
+    ):
         result = helm("lint", "--strict", str(CHART), *values)
         assert "0 chart(s) failed" in result.stdout
 
