@@ -24,7 +24,7 @@ from trainjob.dashboard.detail import job_detail
 from trainjob.dashboard.hub import JobHub
 from trainjob.dashboard.logstream import rank_log
 from trainjob.dashboard.routes import Route, route
-from trainjob.dashboard.security import SECURITY_HEADERS, TOKEN_HEADER, Guard
+from trainjob.dashboard.security import SECURITY_HEADERS, Guard
 from trainjob.dashboard.sse import KEEPALIVE, Subscription, dumps
 from trainjob_api.names import STOP_ANNOTATION
 
@@ -258,6 +258,3 @@ class DashboardServer(ThreadingHTTPServer):
         self.app = app
         self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
         super().__init__(address, Handler)
-
-
-__all__ = ["TOKEN_HEADER", "Dashboard", "DashboardServer"]
