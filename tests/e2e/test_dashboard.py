@@ -165,6 +165,7 @@ def test_the_list_follows_status_writes_live_and_a_job_page_renders_every_string
         page.click("#compare")
         expect(page.locator('#compare-curves figure[data-metric="loss"] path.series')).to_have_count(2)
         expect(page.locator("#compare-legend li")).to_have_text([f"{namespace}/alpha", f"{namespace}/beta"])
+        page.screenshot(path=str(screenshot_dir(tmp_path) / "dashboard-status-compare.png"))
 
         # A job's page: every metric's curve (hostile names as text), restart and early-stop marks,
         # the best value, conditions, the latest metrics.

@@ -78,8 +78,13 @@ class LossTrail:
             self._add(float(x), loss)
 
     def values(self) -> list[float]:
-        """The loss values, oldest first."""
-        return [self._points[x] for x in sorted(self._points)]
+        """The loss values, oldest first, a repeated value once.
+
+        A status reports the last finished epoch's loss while the next epoch runs (under that
+        epoch's number): the same value at two epochs is one loss, not a plateau.
+        """
+        ordered = [self._points[x] for x in sorted(self._points)]
+        return [value for i, value in enumerate(ordered) if i == 0 or value != ordered[i - 1]]
 
     def _add(self, x: float, y: float) -> None:
         if _finite(y) is None:

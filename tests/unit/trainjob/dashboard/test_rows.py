@@ -58,6 +58,14 @@ def test_the_trail_starts_from_the_history_and_goes_on_with_the_status() -> None
     assert trail.values() == [2.0, 0.9, 0.5]
 
 
+def test_the_last_epochs_loss_reported_under_the_next_epoch_is_not_drawn_twice() -> None:
+    trail = LossTrail()
+    trail.seed({"epochs": {"loss": {"points": [[1, 2.0]]}}})
+    trail.record(running(2, 2.0))  # epoch 2 runs; the status still has epoch 1's loss
+    trail.record(running(3, 1.0))
+    assert trail.values() == [2.0, 1.0]
+
+
 def test_the_trail_keeps_the_latest_values_only() -> None:
     trail = LossTrail()
     for epoch in range(TRAIL_LENGTH + 15):
