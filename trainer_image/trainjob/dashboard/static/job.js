@@ -176,7 +176,7 @@ export function showJob(view, namespace, name) {
   function renderCheckpoint(checkpoint) {
     const lines = checkpoint && checkpoint.path
       ? [el("code", { class: "checkpoint-path" }, checkpoint.path), checkpoint.epoch !== undefined ? ` (epoch ${checkpoint.epoch})` : "",
-         checkpoint.resume ? el("p", { class: "muted" }, typeof checkpoint.resume === "string" ? checkpoint.resume : JSON.stringify(checkpoint.resume)) : null]
+         checkpoint.resume ? el("p", { class: "muted" }, "At this attempt's start: " + (typeof checkpoint.resume === "string" ? checkpoint.resume : JSON.stringify(checkpoint.resume))) : null]
       : [el("span", { class: "muted" }, "none yet")];
     put(sections.checkpoint, el("h2", {}, "Latest checkpoint"), el("p", {}, lines));
   }
