@@ -14,3 +14,13 @@ if [ ! -x .venv/bin/python ]; then
   uv venv --quiet --python "$python" .venv
 fi
 uv pip install --quiet --python .venv/bin/python -e '.[test,lightning,transformers]'
+# The dashboard's browser tests drive Debian's chromium through Playwright (never `playwright install`).
+if ! command -v chromium >/dev/null 2>&1; then
+  if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "setup: installing Debian's chromium for the dashboard's browser tests" >&2
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+      || echo "setup: could not install chromium with apt-get; the dashboard's browser tests will fail in CI" >&2
+  else
+    echo "setup: chromium is missing (apt-get install chromium, as root); the dashboard's browser tests need it" >&2
+  fi
+fi

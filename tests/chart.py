@@ -26,32 +26,33 @@ ARGOCD_HEALTH = CHART / "argocd" / "health.lua"
 Permission = tuple[str, str, str, str | None]
 
 
-def _grant(group: str, resources: Iterable[str], verbs: Iterable[str]) -> set[Permission]:
+def grant_rules(group: str, resources: Iterable[str], verbs: Iterable[str]) -> set[Permission]:
+    """Every (group, resource, verb) of the product, for any resource name."""
     return {(group, resource, verb, None) for resource, verb in itertools.product(resources, verbs)}
 
 
 #: What kopf needs cluster-wide in every mode: noticing CRD changes.
-KOPF_OBSERVATION = _grant("apiextensions.k8s.io", ["customresourcedefinitions"], ["list", "watch"])
+KOPF_OBSERVATION = grant_rules("apiextensions.k8s.io", ["customresourcedefinitions"], ["list", "watch"])
 #: What the operator needs wherever it reconciles TrainJobs (see the chart's `workloadRules`).
 WORKLOAD = (
-    _grant("trainjob.dev", ["trainjobs"], ["get", "list", "watch", "patch", "delete"])
-    | _grant("trainjob.dev", ["trainjobs/status"], ["get", "patch"])
-    | _grant("trainjob.dev", ["trainjobs/finalizers"], ["update"])
-    | _grant("batch", ["jobs"], ["get", "list", "watch", "create", "patch", "delete"])
-    | _grant("", ["pods"], ["list", "watch", "delete"])
-    | _grant("", ["services", "serviceaccounts"], ["create", "get"])
-    | _grant("", ["configmaps"], ["create", "get", "patch"])
-    | _grant("rbac.authorization.k8s.io", ["roles", "rolebindings"], ["create", "get"])
-    | _grant("", ["events"], ["create", "list"])
-    | _grant("scheduling.k8s.io", ["podgroups"], ["create"])
+    grant_rules("trainjob.dev", ["trainjobs"], ["get", "list", "watch", "patch", "delete"])
+    | grant_rules("trainjob.dev", ["trainjobs/status"], ["get", "patch"])
+    | grant_rules("trainjob.dev", ["trainjobs/finalizers"], ["update"])
+    | grant_rules("batch", ["jobs"], ["get", "list", "watch", "create", "patch", "delete"])
+    | grant_rules("", ["pods"], ["list", "watch", "delete"])
+    | grant_rules("", ["services", "serviceaccounts"], ["create", "get"])
+    | grant_rules("", ["configmaps"], ["create", "get", "patch"])
+    | grant_rules("rbac.authorization.k8s.io", ["roles", "rolebindings"], ["create", "get"])
+    | grant_rules("", ["events"], ["create", "list"])
+    | grant_rules("scheduling.k8s.io", ["podgroups"], ["create"])
 )
 #: With `kueue.enabled`: reading Kueue's Workloads, to say why a queue holds a TrainJob.
-KUEUE_READ = _grant("kueue.x-k8s.io", ["workloads"], ["list"])
+KUEUE_READ = grant_rules("kueue.x-k8s.io", ["workloads"], ["list"])
 
 
 def peering(resource: str, name: str) -> set[Permission]:
     """kopf peering: list and watch the peering objects, patch only the operator's own."""
-    return _grant("kopf.dev", [resource], ["list", "watch"]) | {("kopf.dev", resource, "patch", name)}
+    return grant_rules("kopf.dev", [resource], ["list", "watch"]) | {("kopf.dev", resource, "patch", name)}
 
 
 def permissions(rules: Iterable[Mapping[str, Any]]) -> set[Permission]:

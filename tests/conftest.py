@@ -1,5 +1,5 @@
-"""Session fixtures: the real control plane built by hack/controlplane.sh, its test node, and the
-S3-compatible server built by hack/s3server.sh."""
+"""Session fixtures: the real control plane built by hack/controlplane.sh, its test node, the
+S3-compatible server built by hack/s3server.sh, and headless Chromium for the dashboard's tests."""
 
 from __future__ import annotations
 
@@ -8,11 +8,13 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import hypothesis
 import pytest
 
 from tests.base_install import create_base_install
+from tests.browser import chromium_path
 from tests.cluster import BuildError, ControlPlane, TestNode, build_binaries
 from tests.cluster.objectstore import S3Server, build_s3_server
 from tests.gitops import Kstatus, build_kstatus
@@ -126,3 +128,17 @@ def s3_bucket(s3_server: S3Server, monkeypatch: pytest.MonkeyPatch) -> str:
     for variable, value in s3_server.credentials().items():
         monkeypatch.setenv(variable, value)
     return f"s3://{name}"
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """Debian's headless Chromium under Playwright, one per session (a fresh context per test)."""
+    executable = chromium_path()
+    if executable is None:
+        _unavailable("no chromium on PATH (hack/setup.sh installs Debian's package)", "chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(executable), headless=True)
+        yield launched
+        launched.close()

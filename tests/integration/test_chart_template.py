@@ -21,6 +21,7 @@ from tests.chart import (
     KOPF_OBSERVATION,
     KUEUE_READ,
     WORKLOAD,
+    grant_rules,
     kinds,
     only,
     peering,
@@ -59,7 +60,11 @@ def operator_container(objects: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def test_helm_lint_strict(helm: Cli) -> None:
-    for values in ([], ["--set=watchNamespaces={a,b}", "--set=replicaCount=2", "--set=peering.enabled=true"]):
+    for values in (
+        [],
+        ["--set=watchNamespaces={a,b}", "--set=replicaCount=2", "--set=peering.enabled=true"],
+        ["--set=dashboard.enabled=true", "--set=dashboard.allowStop=true", "--set=dashboard.namespace=a"],
+    ):
         result = helm("lint", "--strict", str(CHART), *values)
         assert "0 chart(s) failed" in result.stdout
 
@@ -352,6 +357,7 @@ def test_image_digest_pins_the_image(helm: Cli) -> None:
         (["watchNamespaces={Team_A}"], "watchNamespaces"),
         (["creatorPolicy.enabled=yes"], "/creatorPolicy/enabled': got string, want boolean"),
         (["creatorPolicy.strict=true"], "additional properties 'strict' not allowed"),
+        (["dashboard.enabled=true", "dashboard.namespace=Team_A"], "/dashboard/namespace"),
     ],
 )
 def test_bad_values_are_refused_with_a_reason(helm: Cli, values: list[str], error: str) -> None:
@@ -370,3 +376,61 @@ def test_grafana_dashboard_profile_ships_the_dashboard_for_the_sidecar(helm: Cli
     shipped = json.loads(config_map["data"]["trainjob.json"])
     assert shipped == json.loads((CHART / "dashboards" / "trainjob.json").read_text())
     assert shipped["uid"] == "trainjob-operator" and len(shipped["panels"]) >= 2
+
+
+DASHBOARD = "op-trainjob-operator-dashboard"
+#: What the web dashboard reads: TrainJobs (one watch), worker pods and logs, Events, histories.
+DASHBOARD_READ = (
+    grant_rules("trainjob.dev", ["trainjobs"], ["get", "list", "watch"])
+    | grant_rules("", ["pods", "configmaps"], ["get", "list"])
+    | grant_rules("", ["pods/log"], ["get"])
+    | grant_rules("", ["events"], ["list"])
+)
+
+
+def _labels_match(selector: dict[str, str], labels: dict[str, str]) -> bool:
+    return all(labels.get(key) == value for key, value in selector.items())
+
+
+def test_the_web_dashboard_is_off_by_default_and_read_only_when_on(helm: Cli) -> None:
+    assert not [obj for obj in render(helm) if "dashboard" in obj["metadata"]["name"]], "off by default"
+    objects = render(helm, "dashboard.enabled=true")
+    assert permissions(only(objects, "ClusterRole", name=DASHBOARD)["rules"]) == DASHBOARD_READ
+    binding = only(objects, "ClusterRoleBinding", name=DASHBOARD)
+    assert binding["roleRef"]["name"] == DASHBOARD
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": DASHBOARD, "namespace": "ops"}]
+    only(objects, "ServiceAccount", namespace="ops", name=DASHBOARD)
+    deployment = only(objects, "Deployment", name=DASHBOARD)
+    pod = deployment["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert pod["serviceAccountName"] == DASHBOARD
+    assert container["command"][:4] == ["python", "-m", "trainjob", "dashboard"]
+    assert "--in-cluster" in container["command"] and "--all-namespaces" in container["args"]
+    assert container["securityContext"]["allowPrivilegeEscalation"] is False
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert container["readinessProbe"]["httpGet"]["path"] == "/healthz"
+    service = only(objects, "Service", name=DASHBOARD)
+    assert service["spec"]["type"] == "ClusterIP"
+    labels = deployment["spec"]["template"]["metadata"]["labels"]
+    assert _labels_match(service["spec"]["selector"], labels)
+    # The operator's Deployment and metrics Service never select the dashboard's pods, nor the other way.
+    operator = only(objects, "Deployment", name="op-trainjob-operator")
+    assert not _labels_match(operator["spec"]["selector"]["matchLabels"], labels)
+    assert not _labels_match(service["spec"]["selector"], operator["spec"]["template"]["metadata"]["labels"])
+
+
+def test_the_dashboard_may_patch_trainjobs_only_with_allow_stop(helm: Cli) -> None:
+    objects = render(helm, "dashboard.enabled=true", "dashboard.allowStop=true")
+    granted = permissions(only(objects, "ClusterRole", name=DASHBOARD)["rules"])
+    assert granted == DASHBOARD_READ | {("trainjob.dev", "trainjobs", "patch", None)}
+
+
+def test_a_dashboard_of_one_namespace_is_granted_its_rights_only_there(helm: Cli) -> None:
+    objects = render(helm, "dashboard.enabled=true", "dashboard.namespace=team-a")
+    assert not [
+        obj for obj in objects if obj["kind"].startswith("Cluster") and obj["metadata"]["name"] == DASHBOARD
+    ]
+    assert permissions(only(objects, "Role", namespace="team-a", name=DASHBOARD)["rules"]) == DASHBOARD_READ
+    only(objects, "RoleBinding", namespace="team-a", name=DASHBOARD)
+    (container,) = only(objects, "Deployment", name=DASHBOARD)["spec"]["template"]["spec"]["containers"]
+    assert "--namespace=team-a" in container["args"] and "--all-namespaces" not in container["args"]

@@ -46,3 +46,18 @@ def test_history_and_the_terminal_plot_run_without_matplotlib(base_install: Path
     assert "* loss" in run(base_install, "plot", "--run-dir", str(run_dir)).stdout
     refused = run(base_install, "plot", "--run-dir", str(run_dir), "-o", str(tmp_path / "x.png"))
     assert refused.returncode == 2 and "pip install 'trainjob[plot]'" in refused.stderr
+
+
+def test_the_dashboard_and_its_page_come_with_the_base_install(base_install: Path) -> None:
+    assert "--all-namespaces" in run(base_install, "dashboard", "--help").stdout
+    static = REPO / "trainer_image" / "trainjob" / "dashboard" / "static"
+    names = sorted(path.name for path in static.iterdir())
+    assert {"index.html", "app.js", "style.css"} <= set(names)
+    script = (
+        "import sys; from trainjob.dashboard.server import static_file; "
+        "sys.exit(sum(static_file(name) is None for name in sys.argv[1:]))"
+    )
+    shipped = subprocess.run(
+        [base_install / "python", "-c", script, *names], capture_output=True, text=True, timeout=60
+    )
+    assert shipped.returncode == 0, f"{shipped.returncode} of {names} not in the wheel: {shipped.stderr}"

@@ -151,3 +151,23 @@ What the operator needs on TrainJobs and their children, in every namespace it w
 {{- end }}
 {{- end }}
 {{- end }}
+
+{{/* The dashboard's objects' name. */}}
+{{- define "trainjob-operator.dashboardName" -}}
+{{- printf "%s-dashboard" (include "trainjob-operator.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* The labels that select the dashboard's pods (never the operator's: another name). */}}
+{{- define "trainjob-operator.dashboardSelectorLabels" -}}
+app.kubernetes.io/name: {{ include "trainjob-operator.name" . }}-dashboard
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{/* The labels of every dashboard object. */}}
+{{- define "trainjob-operator.dashboardLabels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
+{{ include "trainjob-operator.dashboardSelectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/component: dashboard
+{{- end }}

@@ -2,8 +2,8 @@
 
 Local: `run FILE` (a TrainJob as local processes), `launch -- COMMAND` (the node launcher).
 Cluster, with the user's kubeconfig and context as kubectl uses them: `list`, `status NAME`,
-`watch NAME`, `logs NAME`, `stop NAME`, `history NAME`, `plot NAME...` (the last two also for a
-local run, with `--run-dir DIR`).
+`watch NAME`, `logs NAME`, `stop NAME`, `history NAME`, `plot NAME...` (these two also for a
+local run, with `--run-dir DIR`), and `dashboard` (a live web page of every TrainJob).
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from trainjob.cli import history, listing, local, logs, plot, status, stop, watch
+from trainjob.cli import dashboard, history, listing, local, logs, plot, status, stop, watch
 from trainjob.cli.base import EXIT_FAILED, EXIT_INTERRUPTED
 
-CLUSTER_COMMANDS = (listing, status, watch, logs, stop, history, plot)
+CLUSTER_COMMANDS = (listing, status, watch, logs, stop, history, plot, dashboard)
 
 
 def build_parser(prog: str, *, with_local: bool) -> argparse.ArgumentParser:

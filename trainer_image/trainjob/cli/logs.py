@@ -132,20 +132,30 @@ def _print_all(pods: WorkerPods, chosen: Sequence[Source], previous: bool) -> in
     return EXIT_FAILED if failed else 0
 
 
-_DONE = object()
+#: What `pump_log` puts last, when the log has ended (or could not be read).
+DONE = object()
+
+
+def follow_logs(pods: WorkerPods, chosen: Sequence[Source], previous: bool) -> queue.Queue[object]:
+    """Start streaming each source's log (a daemon thread each, see `pump_log`) into one queue."""
+    lines: queue.Queue[object] = queue.Queue()
+    for source in chosen:
+        threading.Thread(
+            target=pump_log,
+            args=(pods, source, previous, lines),
+            name=f"logs-{source.worker.pod}",
+            daemon=True,
+        ).start()
+    return lines
 
 
 def _follow(pods: WorkerPods, chosen: Sequence[Source], previous: bool) -> int:
     """Every worker's log at once, line by line as they come, until every stream has ended."""
-    lines: queue.Queue[object] = queue.Queue()
-    for source in chosen:
-        threading.Thread(
-            target=_pump, args=(pods, source, previous, lines), name=f"logs-{source.worker.pod}", daemon=True
-        ).start()
+    lines = follow_logs(pods, chosen, previous)
     failed, running = False, len(chosen)
     while running:
         item = lines.get()
-        if item is _DONE:
+        if item is DONE:
             running -= 1
         elif isinstance(item, ClusterError):
             print(f"error: {item}", file=sys.stderr, flush=True)
@@ -155,8 +165,11 @@ def _follow(pods: WorkerPods, chosen: Sequence[Source], previous: bool) -> int:
     return EXIT_FAILED if failed else 0
 
 
-def _pump(pods: WorkerPods, source: Source, previous: bool, out: queue.Queue[object]) -> None:
-    """Stream one worker's log into `out`, waiting while its container has not started yet."""
+def pump_log(pods: WorkerPods, source: Source, previous: bool, out: queue.Queue[object]) -> None:
+    """Stream one worker's log into `out`, waiting while its container has not started yet.
+
+    `out` gets the prefixed lines, a ClusterError if the log cannot be read, and `DONE` last.
+    """
     pod = source.worker.pod
     try:
         while True:
@@ -172,4 +185,4 @@ def _pump(pods: WorkerPods, source: Source, previous: bool, out: queue.Queue[obj
     except ClusterError as error:
         out.put(error)
     finally:
-        out.put(_DONE)
+        out.put(DONE)

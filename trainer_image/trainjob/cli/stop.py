@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import enum
 
 from trainjob.cli.base import Commands, add_cluster_options, command_line, connect
 from trainjob.cli.watch import follow_to_end, outcome
-from trainjob.client.trainjobs import TrainJobs, is_finished, phase_of
+from trainjob.client.trainjobs import TrainJob, TrainJobs, is_finished, phase_of
 from trainjob_api.names import STOP_ANNOTATION, stop_requested
 
 
@@ -26,19 +27,36 @@ def register(commands: Commands) -> None:
     stop.set_defaults(handler=stop_trainjob)
 
 
+class StopAnswer(enum.Enum):
+    """What asking a TrainJob to stop did."""
+
+    FINISHED = "it has already finished; nothing to stop"
+    ALREADY_REQUESTED = "a stop was already requested"
+    REQUESTED = f'stop requested ({STOP_ANNOTATION}: "true")'
+
+
+def ask_to_stop(trainjobs: TrainJobs, name: str) -> tuple[StopAnswer, TrainJob]:
+    """Set the stop annotation unless the job has finished or already has it; what was done, and the job.
+
+    Raises ClusterError as the apiserver refuses (403 for a user without `patch` on trainjobs).
+    """
+    trainjob = trainjobs.get(name)
+    if is_finished(trainjob):
+        return StopAnswer.FINISHED, trainjob
+    if stop_requested(trainjob):
+        return StopAnswer.ALREADY_REQUESTED, trainjob
+    return StopAnswer.REQUESTED, trainjobs.request_stop(name)
+
+
 def stop_trainjob(args: argparse.Namespace) -> int:
     """Set the stop annotation, say what happens next, and optionally wait for the end."""
     trainjobs = TrainJobs(connect(args))
-    trainjob = trainjobs.get(args.name)
+    answer, trainjob = ask_to_stop(trainjobs, args.name)
     what = f'trainjob "{args.name}" in namespace "{trainjobs.namespace}"'
-    if is_finished(trainjob):
+    if answer is StopAnswer.FINISHED:
         print(f"{what} has already finished ({phase_of(trainjob)}); nothing to stop.")
         return outcome(trainjob) if args.wait else 0
-    if stop_requested(trainjob):
-        print(f"{what}: a stop was already requested.")
-    else:
-        trainjobs.request_stop(args.name)
-        print(f'{what}: stop requested ({STOP_ANNOTATION}: "true").')
+    print(f"{what}: {answer.value}.")
     print(
         "Every rank stops at the same step, rank 0 saves a checkpoint, and the workers exit 0: "
         "the job ends Succeeded (status.stoppedOnRequest). "

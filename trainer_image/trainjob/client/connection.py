@@ -16,6 +16,8 @@ if TYPE_CHECKING:
 
 DEFAULT_KUBECONFIG = "~/.kube/config"
 DEFAULT_NAMESPACE = "default"
+#: Where a pod finds its own namespace.
+SERVICE_ACCOUNT_NAMESPACE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
 
 
 class ClusterError(RuntimeError):
@@ -94,3 +96,20 @@ def api_message(error: ApiException) -> str:
         return str(json.loads(error.body or "")["message"])
     except (ValueError, KeyError, TypeError):
         return f"HTTP {error.status} {error.reason}".strip()
+
+
+def connect_in_cluster(namespace: str | None = None) -> Cluster:
+    """Connect as the pod's ServiceAccount (in a cluster); the namespace is `namespace`, else the pod's."""
+    from kubernetes import client, config
+
+    try:
+        config.load_incluster_config()
+    except config.ConfigException as error:
+        raise ClusterError(f"not inside a cluster: {error}") from error
+    if namespace is None:
+        try:
+            with open(SERVICE_ACCOUNT_NAMESPACE) as handle:
+                namespace = handle.read().strip()
+        except OSError:
+            namespace = DEFAULT_NAMESPACE
+    return Cluster(api=client.ApiClient(), context="in-cluster", namespace=namespace)

@@ -89,5 +89,37 @@ class TrainJobs:
                 trainjob = self.get(name)
                 yield trainjob
 
+    def changes(self, all_namespaces: bool = False) -> Iterator[tuple[str, TrainJob | list[TrainJob]]]:
+        """Every TrainJob of the namespace (or of all), then each change, from one watch on the collection.
+
+        Yields `("SYNC", items)` with the whole list first, and again after the apiserver expires
+        the watch (410 Gone, so a relist); in between `("ADDED" | "MODIFIED" | "DELETED", trainjob)`.
+        """
+        from kubernetes import watch
+        from kubernetes.client.exceptions import ApiException
+
+        while True:
+            listed = self.list(all_namespaces)
+            yield "SYNC", list(listed.get("items") or [])
+            version = listed["metadata"]["resourceVersion"]
+            collection: tuple[Any, ...] = (
+                (self._api.list_cluster_custom_object, GROUP, VERSION, PLURAL)
+                if all_namespaces
+                else (self._api.list_namespaced_custom_object, GROUP, VERSION, self.namespace, PLURAL)
+            )
+            with api_errors("trainjobs"):
+                try:
+                    while True:  # the apiserver ends a watch now and then; go on from where it was
+                        for event in watch.Watch().stream(
+                            *collection, resource_version=version, allow_watch_bookmarks=True
+                        ):
+                            trainjob = event["raw_object"]
+                            version = trainjob["metadata"]["resourceVersion"]
+                            if event["type"] in ("ADDED", "MODIFIED", "DELETED"):
+                                yield event["type"], trainjob
+                except ApiException as error:
+                    if error.status != HTTPStatus.GONE:
+                        raise
+
     def _what(self, name: str) -> str:
         return f'trainjob "{name}" in namespace "{self.namespace}"'

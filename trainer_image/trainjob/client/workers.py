@@ -15,12 +15,17 @@ TERMINAL_POD_PHASES = ("Succeeded", "Failed")
 
 @dataclass(frozen=True)
 class Worker:
-    """One worker pod: its name, attempt, node rank (the Indexed Job's completion index) and phase."""
+    """One worker pod: its name, attempt, node rank (the Indexed Job's completion index) and phase.
+
+    Once the worker container has exited: its exit code and the reason (OOMKilled, Error, ...).
+    """
 
     pod: str
     attempt: int
     node_rank: int
     phase: str
+    exit_code: int | None = None
+    reason: str = ""
 
     @property
     def ended(self) -> bool:
@@ -38,8 +43,26 @@ def workers_of(pods: Iterable[Mapping[str, Any]]) -> list[Worker]:
         if index is None or metadata.get("deletionTimestamp"):
             continue
         phase = (pod.get("status") or {}).get("phase") or "Pending"
-        workers.append(Worker(metadata["name"], int(labels.get(LABEL_ATTEMPT, 0)), int(index), phase))
+        ended = _terminated(pod)
+        workers.append(
+            Worker(
+                metadata["name"],
+                int(labels.get(LABEL_ATTEMPT, 0)),
+                int(index),
+                phase,
+                ended.get("exitCode"),
+                ended.get("reason") or "",
+            )
+        )
     return sorted(workers, key=lambda worker: (worker.attempt, worker.node_rank))
+
+
+def _terminated(pod: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The worker container's `terminated` state (empty while it runs or has not started)."""
+    for container in (pod.get("status") or {}).get("containerStatuses") or []:
+        if container.get("name") == WORKER_CONTAINER:
+            return (container.get("state") or {}).get("terminated") or {}
+    return {}
 
 
 def latest_workers(workers: Sequence[Worker], attempt: int) -> list[Worker]:

@@ -1,0 +1,36 @@
+// Several jobs' curves drawn together: one chart per metric, one line per job.
+import { el, clear, put } from "./dom.js";
+import { lineChart, COLORS } from "./charts.js";
+import { axisOf, metricsOf, pointsOf } from "./history.js";
+
+export function showCompare(view, keys) {
+  const legend = el("ul", { class: "legend", id: "compare-legend" });
+  const charts = el("div", { class: "curves", id: "compare-curves" });
+  const problems = el("div", { id: "compare-problems" });
+  clear(view).append(el("div", { class: "job-head" }, el("a", { href: "#/", class: "back" }, "← all TrainJobs"), el("h1", {}, "Compare")),
+    legend, problems, el("section", { class: "card" }, charts));
+  let gone = false;
+  Promise.all(keys.map(async (key) => {
+    const [namespace, name] = key.split("/");
+    const response = await fetch(`/api/jobs/${encodeURIComponent(namespace)}/${encodeURIComponent(name)}`);
+    const body = await response.json().catch(() => ({}));
+    return { key, ok: response.ok, body };
+  })).then((results) => {
+    if (gone) return;
+    const runs = [];
+    results.forEach((result, index) => {
+      const color = COLORS[index % COLORS.length];
+      legend.append(el("li", {}, el("span", { class: `swatch swatch-${index % COLORS.length}` }), result.key));
+      if (!result.ok || !result.body.history) {
+        problems.append(el("p", { class: "muted" }, `${result.key}: ${result.body.error || result.body.errors?.history || "no history"}`));
+      } else runs.push({ key: result.key, doc: result.body.history, color });
+    });
+    const metrics = [...new Set(runs.flatMap((r) => metricsOf(r.doc)))].sort();
+    put(charts, ...metrics.map((metric) => el("figure", { class: "curve", dataset: { metric } },
+      el("figcaption", {}, el("strong", {}, metric)),
+      lineChart({ title: metric, xLabel: runs.length ? axisOf(runs[0].doc).slice(0, -1) : "",
+        series: runs.filter((r) => metricsOf(r.doc).includes(metric)).map((r) => ({ label: r.key, points: pointsOf(r.doc, metric), color: r.color })) }))));
+    if (!metrics.length) charts.append(el("p", { class: "muted" }, "None of these jobs has a history yet."));
+  });
+  return () => { gone = true; };
+}
