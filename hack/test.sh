@@ -19,8 +19,16 @@ hack/kstatus.sh build
 echo "test.sh: kstatus checker ready in $(( $(date +%s) - started ))s"
 # The S3-compatible server the object-storage tests use: built once, then cached.
 hack/s3server.sh build
+# Two test processes, each taking whole files (module fixtures such as Kueue and the chart stay in
+# one process; each process starts its own control plane and test node when it first needs them).
+# TRAINJOB_TEST_WORKERS=0 runs everything in this process.
+workers=${TRAINJOB_TEST_WORKERS:-2}
+parallel=()
+if [ "$workers" != 0 ]; then
+  parallel=(-n "$workers" --dist loadfile)
+fi
 status=0
-.venv/bin/python -m pytest "$@" || status=$?
+.venv/bin/python -m pytest "${parallel[@]}" --durations=30 "$@" || status=$?
 if [ "$status" -eq 5 ]; then
   echo "test.sh: pytest collected no tests; that is a failure, not a pass" >&2
   exit 1

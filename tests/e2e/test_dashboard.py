@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -144,12 +143,9 @@ def test_the_list_follows_status_writes_live_and_a_job_page_renders_every_string
         expect(row(page, f"{namespace}/gamma").locator(".phase")).to_have_text("Failed")
         page.evaluate("() => { window.__sameDocument = true; }")
 
-        # A status write reaches the open page within a second, without a reload.
-        started = time.monotonic()
+        # A status write reaches the open page without a reload (how fast: benchmarks/dashboard.py).
         write_status(control_plane, namespace, "alpha", running(4, 0.6))
         expect(alpha.locator(".bar-text")).to_have_text("50%", timeout=5000)
-        latency = time.monotonic() - started
-        assert latency < 1.0, f"the status write took {latency:.2f}s to reach the page"
         expect(alpha.locator(".epoch")).to_have_text("4/8")
         assert page.evaluate("() => window.__sameDocument === true"), "the page was reloaded"
 
