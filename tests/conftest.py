@@ -130,9 +130,13 @@ def s3_bucket(s3_server: S3Server, monkeypatch: pytest.MonkeyPatch) -> str:
     return f"s3://{name}"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """Debian's headless Chromium under Playwright, one per session (a fresh context per test)."""
+    """Debian's headless Chromium under Playwright, one per test module (a fresh context per test).
+
+    Not one per session: Playwright's sync API keeps an asyncio event loop running in this thread
+    while it is open, and the asyncio tests that a test process runs later need the thread free.
+    """
     executable = chromium_path()
     if executable is None:
         _unavailable("no chromium on PATH (hack/setup.sh installs Debian's package)", "chromium")
