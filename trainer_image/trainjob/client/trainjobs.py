@@ -61,33 +61,18 @@ class TrainJobs:
         A watch the apiserver expires (410 Gone) is started again from a fresh read. Raises
         ClusterError when the TrainJob is deleted.
         """
-        from kubernetes import watch
-        from kubernetes.client.exceptions import ApiException
-
-        trainjob = self.get(name)
-        yield trainjob
-        with api_errors(self._what(name)):
-            while True:
-                try:
-                    for event in watch.Watch().stream(
-                        self._api.list_namespaced_custom_object,
-                        GROUP,
-                        VERSION,
-                        self.namespace,
-                        PLURAL,
-                        field_selector=f"metadata.name={name}",
-                        resource_version=trainjob["metadata"]["resourceVersion"],
-                    ):
-                        if event["type"] == "DELETED":
-                            raise ClusterError(f"{self._what(name)} was deleted")
-                        if event["type"] in ("ADDED", "MODIFIED"):
-                            trainjob = event["raw_object"]
-                            yield trainjob
-                except ApiException as error:
-                    if error.status != HTTPStatus.GONE:
-                        raise
-                trainjob = self.get(name)
-                yield trainjob
+        while True:
+            trainjob = self.get(name)
+            yield trainjob
+            changes = self._events(
+                trainjob["metadata"]["resourceVersion"],
+                self._what(name),
+                field_selector=f"metadata.name={name}",
+            )
+            for kind, changed in changes:
+                if kind == "DELETED":
+                    raise ClusterError(f"{self._what(name)} was deleted")
+                yield changed
 
     def changes(self, all_namespaces: bool = False) -> Iterator[tuple[str, TrainJob | list[TrainJob]]]:
         """Every TrainJob of the namespace (or of all), then each change, from one watch on the collection.
@@ -95,31 +80,42 @@ class TrainJobs:
         Yields `("SYNC", items)` with the whole list first, and again after the apiserver expires
         the watch (410 Gone, so a relist); in between `("ADDED" | "MODIFIED" | "DELETED", trainjob)`.
         """
-        from kubernetes import watch
-        from kubernetes.client.exceptions import ApiException
-
         while True:
             listed = self.list(all_namespaces)
             yield "SYNC", list(listed.get("items") or [])
-            version = listed["metadata"]["resourceVersion"]
-            collection: tuple[Any, ...] = (
-                (self._api.list_cluster_custom_object, GROUP, VERSION, PLURAL)
-                if all_namespaces
-                else (self._api.list_namespaced_custom_object, GROUP, VERSION, self.namespace, PLURAL)
+            yield from self._events(
+                listed["metadata"]["resourceVersion"], "trainjobs", all_namespaces=all_namespaces
             )
-            with api_errors("trainjobs"):
-                try:
-                    while True:  # the apiserver ends a watch now and then; go on from where it was
-                        for event in watch.Watch().stream(
-                            *collection, resource_version=version, allow_watch_bookmarks=True
-                        ):
-                            trainjob = event["raw_object"]
-                            version = trainjob["metadata"]["resourceVersion"]
-                            if event["type"] in ("ADDED", "MODIFIED", "DELETED"):
-                                yield event["type"], trainjob
-                except ApiException as error:
-                    if error.status != HTTPStatus.GONE:
-                        raise
+
+    def _events(
+        self, version: str, what: str, *, all_namespaces: bool = False, **query: Any
+    ) -> Iterator[tuple[str, TrainJob]]:
+        """`(type, trainjob)` of every change after `version`, until the apiserver expires it (410 Gone).
+
+        A watch the apiserver ends now and then goes on from the last version it delivered. Errors
+        are ClusterErrors about `what`.
+        """
+        from kubernetes import watch
+        from kubernetes.client.exceptions import ApiException
+
+        collection: tuple[Any, ...] = (
+            (self._api.list_cluster_custom_object, GROUP, VERSION, PLURAL)
+            if all_namespaces
+            else (self._api.list_namespaced_custom_object, GROUP, VERSION, self.namespace, PLURAL)
+        )
+        with api_errors(what):
+            try:
+                while True:
+                    for event in watch.Watch().stream(
+                        *collection, resource_version=version, allow_watch_bookmarks=True, **query
+                    ):
+                        trainjob = event["raw_object"]
+                        version = trainjob["metadata"]["resourceVersion"]
+                        if event["type"] in ("ADDED", "MODIFIED", "DELETED"):
+                            yield event["type"], trainjob
+            except ApiException as error:
+                if error.status != HTTPStatus.GONE:
+                    raise
 
     def _what(self, name: str) -> str:
         return f'trainjob "{name}" in namespace "{self.namespace}"'
