@@ -21,9 +21,9 @@ from typing import Any
 
 from trainjob.reporting.writer import PermanentWriteError, RefusedWriteError
 from trainjob_api.contract import JobIdentity
+from trainjob_api.names import GROUP, PLURAL, VERSION
 
 SERVICE_ACCOUNT_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
-GROUP, VERSION, PLURAL = "trainjob.dev", "v1alpha1", "trainjobs"
 
 #: Status codes that retrying cannot fix: bad request, unauthorised, forbidden, gone, invalid.
 PERMANENT_STATUS_CODES = frozenset({400, 401, 403, 404, 405, 410, 415, 422})
