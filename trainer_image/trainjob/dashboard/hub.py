@@ -10,7 +10,7 @@ from typing import Any
 
 from trainjob.client.connection import ClusterError
 from trainjob.client.trainjobs import TrainJob
-from trainjob.dashboard.rows import LossTrail, Row, key_of, row
+from trainjob.dashboard.rows import LossTrail, Row, job_key, key_of, row
 from trainjob.dashboard.sse import Broadcast, Subscription, frame
 
 log = logging.getLogger(__name__)
@@ -103,7 +103,7 @@ class JobHub:
     def get(self, namespace: str, name: str) -> TrainJob | None:
         """The TrainJob as last seen, or None."""
         with self._lock:
-            return self._jobs.get(f"{namespace}/{name}")
+            return self._jobs.get(job_key(namespace, name))
 
     def _rows(self) -> list[Row]:
         return [row(job, self._trails[key].values()) for key, job in sorted(self._jobs.items())]
@@ -114,7 +114,7 @@ class JobHub:
     def _seeds(self) -> dict[str, dict[str, Any]]:
         assert self._histories is not None
         try:
-            return {f"{namespace}/{name}": doc for (namespace, name), doc in self._histories().items()}
+            return {job_key(*key): doc for key, doc in self._histories().items()}
         except ClusterError as error:  # no right to list ConfigMaps: the sparklines start empty
             log.info("no histories for the sparklines: %s", error)
             return {}

@@ -9,10 +9,7 @@ from trainjob.cli.logs import DONE, follow_logs, sources
 from trainjob.client.connection import Cluster, ClusterError
 from trainjob.client.trainjobs import TrainJob
 from trainjob.client.workers import WorkerPods, latest_workers
-from trainjob.dashboard.sse import KEEPALIVE, frame
-
-#: How often an idle stream sends a keepalive (and so notices a page that went away).
-KEEPALIVE_S = 10.0
+from trainjob.dashboard.sse import KEEPALIVE, KEEPALIVE_S, frame
 
 
 def rank_log(cluster: Cluster, trainjob: TrainJob, rank: int) -> Iterator[bytes]:

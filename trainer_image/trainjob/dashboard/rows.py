@@ -16,10 +16,15 @@ TRAIL_LENGTH = 60
 Row = dict[str, Any]
 
 
-def key_of(trainjob: Mapping[str, Any]) -> str:
+def job_key(namespace: str, name: str) -> str:
     """`namespace/name`: a TrainJob's key on the page."""
+    return f"{namespace}/{name}"
+
+
+def key_of(trainjob: Mapping[str, Any]) -> str:
+    """The page's key of a TrainJob object."""
     metadata = trainjob.get("metadata") or {}
-    return f"{metadata.get('namespace', '')}/{metadata.get('name', '')}"
+    return job_key(metadata.get("namespace", ""), metadata.get("name", ""))
 
 
 def row(trainjob: TrainJob, losses: list[float]) -> Row:

@@ -19,13 +19,13 @@ from typing import Any
 
 from trainjob.cli.stop import StopAnswer, ask_to_stop
 from trainjob.client.connection import Cluster, ClusterError
-from trainjob.client.trainjobs import TrainJobs
+from trainjob.client.trainjobs import TrainJob, TrainJobs
 from trainjob.dashboard.detail import job_detail
 from trainjob.dashboard.hub import JobHub
 from trainjob.dashboard.logstream import rank_log
 from trainjob.dashboard.routes import Route, route
 from trainjob.dashboard.security import SECURITY_HEADERS, Guard
-from trainjob.dashboard.sse import KEEPALIVE, Subscription, dumps
+from trainjob.dashboard.sse import KEEPALIVE, KEEPALIVE_S, Subscription, dumps
 from trainjob_api.names import STOP_ANNOTATION
 
 log = logging.getLogger(__name__)
@@ -39,8 +39,6 @@ CONTENT_TYPES = {
 }
 #: The largest request body read (a stop request's is `{}`).
 MAX_BODY = 1024
-#: How often an idle list stream sends a keepalive (and so notices a page that went away).
-KEEPALIVE_S = 15.0
 TOKEN_PLACEHOLDER = "__CSRF_TOKEN__"
 
 
@@ -158,12 +156,9 @@ class Handler(BaseHTTPRequestHandler):
         self._json(HTTPStatus.OK, {"rows": self.server.app.hub.rows()})
 
     def _detail(self, found: Route) -> None:
-        app = self.server.app
-        cluster, trainjob = app.cluster_for(found.namespace), app.hub.get(found.namespace, found.name)
-        if cluster is None or trainjob is None:
-            self._json(HTTPStatus.NOT_FOUND, {"error": f"no TrainJob {found.namespace}/{found.name}"})
-            return
-        self._json(HTTPStatus.OK, job_detail(cluster, trainjob))
+        job = self._job(found)
+        if job is not None:
+            self._json(HTTPStatus.OK, job_detail(*job))
 
     def _stream(self, _: Route) -> None:
         hub = self.server.app.hub
@@ -174,13 +169,13 @@ class Handler(BaseHTTPRequestHandler):
             hub.broadcast.unsubscribe(subscription)
 
     def _log(self, found: Route) -> None:
-        app = self.server.app
-        cluster, trainjob = app.cluster_for(found.namespace), app.hub.get(found.namespace, found.name)
         rank = (found.query.get("rank") or ["0"])[0]
-        if cluster is None or trainjob is None or not rank.isdigit():
-            self._json(HTTPStatus.NOT_FOUND, {"error": f"no TrainJob {found.namespace}/{found.name} rank"})
+        if not rank.isdigit():
+            self._json(HTTPStatus.NOT_FOUND, {"error": f"no rank {rank!r}"})
             return
-        self._events(rank_log(cluster, trainjob, int(rank)))
+        job = self._job(found)
+        if job is not None:
+            self._events(rank_log(*job, int(rank)))
 
     def _stop(self, found: Route) -> None:
         app = self.server.app
@@ -208,6 +203,15 @@ class Handler(BaseHTTPRequestHandler):
             self._json(status, {"error": refusal_message(error, found.name)})
             return
         self._json(HTTPStatus.OK, {"answer": answer.name, "message": stop_message(answer, found.name)})
+
+    def _job(self, found: Route) -> tuple[Cluster, TrainJob] | None:
+        """The cluster and the TrainJob (as the watch last saw it) the route names; else answers 404."""
+        app = self.server.app
+        cluster, trainjob = app.cluster_for(found.namespace), app.hub.get(found.namespace, found.name)
+        if cluster is None or trainjob is None:
+            self._json(HTTPStatus.NOT_FOUND, {"error": f"no TrainJob {found.namespace}/{found.name}"})
+            return None
+        return cluster, trainjob
 
     # -- writing ---------------------------------------------------------------------------
     def _headers(self, status: HTTPStatus, content_type: str) -> None:

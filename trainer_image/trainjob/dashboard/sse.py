@@ -10,6 +10,8 @@ from typing import Any
 
 #: A comment line: keeps proxies and the browser from closing an idle stream.
 KEEPALIVE = b": keepalive\n\n"
+#: How often an idle stream sends `KEEPALIVE` (and so notices a page that went away).
+KEEPALIVE_S = 10.0
 #: How many events a page may lag behind before it is dropped (it reconnects and resyncs).
 BACKLOG = 10_000
 
