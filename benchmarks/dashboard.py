@@ -31,7 +31,7 @@ from playwright.sync_api import sync_playwright
 
 from tests.browser import chromium_path
 from tests.cluster import ControlPlane, build_binaries
-from tests.e2e.support import TRAINJOBS, install_crd
+from tests.e2e.support import TRAINJOBS, create_trainjob, install_crd
 
 NAMESPACE = "bench-dashboard"
 TARGET_S = 1.0
@@ -66,17 +66,8 @@ def status(index: int, percent: float) -> dict[str, Any]:
 
 def create_jobs(cp: ControlPlane, count: int) -> None:
     """N TrainJobs with a status each."""
-    path = TRAINJOBS.format(namespace=NAMESPACE)
     for index in range(count):
-        name = f"job-{index:04d}"
-        body = {
-            "apiVersion": "trainjob.dev/v1alpha1",
-            "kind": "TrainJob",
-            "metadata": {"name": name},
-            "spec": {"image": "trainer:1", "command": ["python", "train.py"], "maxEpochs": 10},
-        }
-        cp.admin.create(path, body)
-        cp.admin.patch(f"{path}/{name}/status", {"status": status(index, float(index % 100))}, kind="merge")
+        create_trainjob(cp, NAMESPACE, f"job-{index:04d}", status(index, float(index % 100)), maxEpochs=10)
 
 
 def start_dashboard(cp: ControlPlane) -> tuple[subprocess.Popen[str], str]:

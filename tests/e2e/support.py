@@ -108,6 +108,30 @@ def get_trainjob(cp: ControlPlane, namespace: str, name: str) -> dict[str, Any]:
     return cp.admin.get(f"{TRAINJOBS.format(namespace=namespace)}/{name}")
 
 
+def create_trainjob(cp: ControlPlane, namespace: str, name: str, status: dict[str, Any], **spec: Any) -> None:
+    """A TrainJob (nobody runs it) with `status` written through the status subresource."""
+    body = {
+        "apiVersion": "trainjob.dev/v1alpha1",
+        "kind": "TrainJob",
+        "metadata": {"name": name},
+        "spec": {"image": "trainer:1", "command": ["python", "train.py"], "maxEpochs": 8, **spec},
+    }
+    path = TRAINJOBS.format(namespace=namespace)
+    cp.admin.create(path, body)
+    cp.admin.patch(f"{path}/{name}/status", {"status": status}, kind="merge")
+
+
+def condition(kind: str, status: str, reason: str, message: str) -> dict[str, str]:
+    """A status condition as the operator writes it (at a fixed time)."""
+    return {
+        "type": kind,
+        "status": status,
+        "reason": reason,
+        "message": message,
+        "lastTransitionTime": "2024-05-01T12:00:00Z",
+    }
+
+
 def wait_for_status(
     cp: ControlPlane,
     namespace: str,

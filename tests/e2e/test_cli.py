@@ -23,6 +23,8 @@ from tests.cluster import Cli, ControlPlane, TestNode
 from tests.e2e.support import (
     TRAINJOBS,
     cluster_example,
+    condition,
+    create_trainjob,
     get_trainjob,
     kubectl_apply,
     wait_for_status,
@@ -91,29 +93,6 @@ class Background:
 def kubectl_with_plugin(cp: ControlPlane) -> Cli:
     """kubectl with this venv's bin/ (where `kubectl-trainjob` is installed) on PATH."""
     return Cli(cp.bin_dir / "kubectl", {**cp.kubectl.env, "PATH": f"{VENV_BIN}:{cp.kubectl.env['PATH']}"})
-
-
-def create_trainjob(cp: ControlPlane, namespace: str, name: str, status: dict[str, Any], **spec: Any) -> None:
-    """A TrainJob (nobody runs it) with `status` written through the status subresource."""
-    body = {
-        "apiVersion": "trainjob.dev/v1alpha1",
-        "kind": "TrainJob",
-        "metadata": {"name": name},
-        "spec": {"image": "trainer:1", "command": ["python", "train.py"], "maxEpochs": 8, **spec},
-    }
-    path = TRAINJOBS.format(namespace=namespace)
-    cp.admin.create(path, body)
-    cp.admin.patch(f"{path}/{name}/status", {"status": status}, kind="merge")
-
-
-def condition(kind: str, status: str, reason: str, message: str) -> dict[str, str]:
-    return {
-        "type": kind,
-        "status": status,
-        "reason": reason,
-        "message": message,
-        "lastTransitionTime": "2024-05-01T12:00:00Z",
-    }
 
 
 RUNNING = {

@@ -30,8 +30,7 @@ from tests.e2e.dashboard import (
     screenshot_dir,
     watch_for_script,
 )
-from tests.e2e.support import TRAINJOBS, get_trainjob, install_crd
-from tests.e2e.test_cli import condition, create_trainjob
+from tests.e2e.support import TRAINJOBS, condition, create_trainjob, get_trainjob, install_crd
 from tests.e2e.test_creator_rights import grant
 from trainjob.reporting.history import FORMAT_VERSION
 from trainjob_api.names import HISTORY_KEY, LABEL_NAME, STOP_ANNOTATION, history_name

@@ -14,8 +14,7 @@ from playwright.sync_api import expect
 from tests.chart import installed, release_pods, upgrade
 from tests.cluster import ControlPlane, TestNode
 from tests.e2e.dashboard import watch_for_script
-from tests.e2e.support import get_trainjob, wait_until
-from tests.e2e.test_cli import create_trainjob
+from tests.e2e.support import create_trainjob, get_trainjob, wait_until
 from trainjob_api.names import STOP_ANNOTATION
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
