@@ -1,4 +1,4 @@
-"""A job's page: the TrainJob, its history, Events and worker pods, each read with the user's credentials.
+"""A job's page: the TrainJob, its curves, Events and worker pods, each read with the user's credentials.
 
 Each part is read on its own: one the user may not read (a 403) or that does not exist yet is
 reported in `errors` by part, and the rest is still shown.
@@ -15,17 +15,18 @@ from trainjob.client.events import trainjob_events
 from trainjob.client.histories import cluster_history
 from trainjob.client.trainjobs import TrainJob, phase_of
 from trainjob.client.workers import WorkerPods
+from trainjob.plotting.curves import chart_data
 from trainjob_api.names import stop_requested
 
 T = TypeVar("T")
 
 
 def job_detail(cluster: Cluster, trainjob: TrainJob) -> dict[str, Any]:
-    """What the job's page shows: spec and status, history, Events and workers (JSON-ready)."""
+    """What the job's page shows: spec and status, the history's charts, Events and workers (JSON-ready)."""
     metadata, spec = trainjob.get("metadata") or {}, trainjob.get("spec") or {}
     name = metadata.get("name", "")
     errors: dict[str, str] = {}
-    history = _part(errors, "history", lambda: cluster_history(cluster, name))
+    charts = _part(errors, "history", lambda: chart_data(cluster_history(cluster, name)))
     events = _part(errors, "events", lambda: trainjob_events(cluster, name))
     workers = _part(errors, "workers", lambda: [asdict(w) for w in WorkerPods(cluster).of(name)])
     return {
@@ -41,7 +42,7 @@ def job_detail(cluster: Cluster, trainjob: TrainJob) -> dict[str, Any]:
             for key in ("numNodes", "numProcPerNode", "maxEpochs", "earlyStopping", "checkpoint", "runPolicy")
         },
         "status": trainjob.get("status") or {},
-        "history": history,
+        "charts": charts,
         "events": events or [],
         "workers": workers or [],
         "errors": errors,

@@ -7,6 +7,7 @@ run reported any (one point per epoch), else step-level ones.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +17,8 @@ from trainjob.reporting.history import EPOCHS, STEPS
 #: What `plot` draws when no `--metric` is given, of what the history has.
 DEFAULT_METRICS = ("loss", "val_loss")
 SPARKS = "▁▂▃▄▅▆▇█"
+#: Metric names for which higher is better (accuracy-like); for any other metric, lower is.
+HIGHER_IS_BETTER = re.compile(r"acc|f1|precision|recall|auc|score", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -30,9 +33,9 @@ class Curve:
 
 @dataclass(frozen=True)
 class Marks:
-    """Where each restart took over, where early stopping stopped, and the best value (x, y, metric)."""
+    """The run's marks: each restart (x, attempt), the early stop's x, the best value (x, y, metric)."""
 
-    restarts: tuple[int, ...]
+    restarts: tuple[tuple[int, int], ...]
     early_stop: int | None
     best: tuple[int, float, str] | None
 
@@ -74,13 +77,52 @@ def curves(document: Mapping[str, Any], metrics: Sequence[str], run: str | None 
 def marks(document: Mapping[str, Any]) -> Marks:
     """The run's restarts, early stop and best value, on the document's axis."""
     key = "epoch" if axis(document) == EPOCHS else "step"
-    restarts = tuple(int(a[key]) for a in document.get("attempts") or () if a.get("attempt", 0) > 0)
+    restarts = tuple(
+        (int(a[key]), int(a["attempt"])) for a in document.get("attempts") or () if a.get("attempt", 0) > 0
+    )
     early = (document.get("earlyStop") or {}).get("epoch")
     best = document.get("best") or {}
     best_mark = None
     if best.get("epoch") is not None and isinstance(best.get("value"), (int, float)):
         best_mark = (int(best["epoch"]), float(best["value"]), str(best.get("metric", "")))
     return Marks(restarts, int(early) if early is not None else None, best_mark)
+
+
+def best_point(curve: Curve, run: Marks) -> tuple[float, float, str] | None:
+    """The point of `curve` to ring (x, y, what it is), or None for an empty curve.
+
+    The run's monitored `best`; else the `lowest` point (`highest` for an accuracy-like name).
+    """
+    if run.best is not None and run.best[2] == curve.metric:
+        return float(run.best[0]), run.best[1], "best"
+    finite = [(x, y) for x, y in zip(curve.xs, curve.ys, strict=True) if math.isfinite(y)]
+    if not finite:
+        return None
+    if HIGHER_IS_BETTER.search(curve.metric):
+        return (*max(finite, key=lambda point: point[1]), "highest")
+    return (*min(finite, key=lambda point: point[1]), "lowest")
+
+
+def chart_data(document: Mapping[str, Any]) -> dict[str, Any]:
+    """What the dashboard's charts draw of a document, JSON-ready (a malformed one is a ValueError).
+
+    The x unit (`epoch` or `step`), the run's vertical marks, and each metric's points and best point.
+    """
+    try:
+        run = marks(document)
+        lines = {}
+        for curve in curves(document, metric_names(document)):
+            best = best_point(curve, run)
+            lines[curve.metric] = {
+                "points": [[x, y] for x, y in zip(curve.xs, curve.ys, strict=True)],
+                "best": None if best is None else {"x": best[0], "y": best[1], "kind": best[2]},
+            }
+    except (KeyError, TypeError, IndexError, AttributeError) as error:
+        raise ValueError(f"the history document is malformed ({type(error).__name__}: {error})") from error
+    vertical = [{"x": x, "label": f"restart {attempt}", "kind": "restart"} for x, attempt in run.restarts]
+    if run.early_stop is not None:
+        vertical.append({"x": run.early_stop, "label": "early stop", "kind": "early-stop"})
+    return {"unit": axis(document)[:-1], "marks": vertical, "metrics": lines}
 
 
 def table_rows(document: Mapping[str, Any]) -> tuple[list[str], list[list[str]]]:

@@ -38,7 +38,7 @@ def figure(curves: Sequence[Curve], marks: Sequence[Marks], axis: str, size: tup
         return label
 
     for run in marks:
-        for x in run.restarts:
+        for x, _ in run.restarts:
             ax.axvline(x, color="grey", linestyle="--", linewidth=1, label=once("restart"), gid="restart")
         if run.early_stop is not None:
             ax.axvline(

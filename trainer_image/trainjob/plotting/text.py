@@ -30,7 +30,7 @@ def draw(
 
     for run in marks:
         for x, glyph in [
-            *((x, RESTART) for x in run.restarts),
+            *((x, RESTART) for x, _ in run.restarts),
             *(((run.early_stop, EARLY_STOP),) if run.early_stop is not None else ()),
         ]:
             for line in grid:

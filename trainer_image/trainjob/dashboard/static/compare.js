@@ -1,7 +1,6 @@
 // Several jobs' curves drawn together: one chart per metric, one line per job.
 import { el, clear, put } from "./dom.js";
 import { lineChart, COLORS } from "./charts.js";
-import { axisOf, metricsOf, pointsOf } from "./history.js";
 
 export function showCompare(view, keys) {
   const legend = el("ul", { class: "legend", id: "compare-legend" });
@@ -21,15 +20,15 @@ export function showCompare(view, keys) {
     results.forEach((result, index) => {
       const color = COLORS[index % COLORS.length];
       legend.append(el("li", {}, el("span", { class: `swatch swatch-${index % COLORS.length}` }), result.key));
-      if (!result.ok || !result.body.history) {
+      if (!result.ok || !result.body.charts) {
         problems.append(el("p", { class: "muted" }, `${result.key}: ${result.body.error || result.body.errors?.history || "no history"}`));
-      } else runs.push({ key: result.key, doc: result.body.history, color });
+      } else runs.push({ key: result.key, lines: result.body.charts.metrics, unit: result.body.charts.unit, color });
     });
-    const metrics = [...new Set(runs.flatMap((r) => metricsOf(r.doc)))].sort();
+    const metrics = [...new Set(runs.flatMap((r) => Object.keys(r.lines)))].sort();
     put(charts, ...metrics.map((metric) => el("figure", { class: "curve", dataset: { metric } },
       el("figcaption", {}, el("strong", {}, metric)),
-      lineChart({ title: metric, xLabel: runs.length ? axisOf(runs[0].doc).slice(0, -1) : "",
-        series: runs.filter((r) => metricsOf(r.doc).includes(metric)).map((r) => ({ label: r.key, points: pointsOf(r.doc, metric), color: r.color })) }))));
+      lineChart({ title: metric, xLabel: runs.length ? runs[0].unit : "",
+        series: runs.filter((r) => metric in r.lines).map((r) => ({ label: r.key, points: r.lines[metric].points, color: r.color })) }))));
     if (!metrics.length) charts.append(el("p", { class: "muted" }, "None of these jobs has a history yet."));
   });
   return () => { gone = true; };

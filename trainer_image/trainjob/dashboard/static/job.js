@@ -1,7 +1,6 @@
 // A job's page: summary, curves, conditions, Events, failure, early stopping, checkpoint, workers, logs, stop.
 import { el, clear, put, setText, duration, age, num, phaseClass, csrfToken } from "./dom.js";
 import { lineChart } from "./charts.js";
-import { axisOf, metricsOf, pointsOf, marksOf, bestOf } from "./history.js";
 import { jobs, onChange } from "./stream.js";
 
 const FINISHED = ["Succeeded", "Failed"];
@@ -125,22 +124,20 @@ export function showJob(view, namespace, name) {
 
   function renderCurves() {
     const box = sections.curves;
-    const doc = detail.history;
+    const charts = detail.charts;
     const heading = el("h2", {}, "Curves");
-    if (!doc) {
+    if (!charts) {
       put(box, heading, el("p", { class: "muted" }, detail.errors.history || "No history yet."));
       return;
     }
-    const xLabel = axisOf(doc).slice(0, -1);
-    const marks = marksOf(doc);
-    const charts = metricsOf(doc).map((metric) => {
-      const best = bestOf(doc, metric);
-      const label = best ? `${best.monitored ? "best" : best.higher ? "highest" : "lowest"} ${num(best.y)} at ${xLabel} ${best.x}` : "";
+    const figures = Object.entries(charts.metrics).map(([metric, line]) => {
+      const best = line.best;
+      const label = best ? `${best.kind} ${num(best.y)} at ${charts.unit} ${best.x}` : "";
       return el("figure", { class: "curve", dataset: { metric } },
         el("figcaption", {}, el("strong", { class: "metric-name" }, metric), " ", el("span", { class: "best-label muted" }, label)),
-        lineChart({ title: metric, xLabel, series: [{ label: metric, points: pointsOf(doc, metric) }], marks, best }));
+        lineChart({ title: metric, xLabel: charts.unit, series: [{ label: metric, points: line.points }], marks: charts.marks, best }));
     });
-    put(box, heading, el("div", { class: "curves" }, charts));
+    put(box, heading, el("div", { class: "curves" }, figures));
   }
 
   function renderConditions(conditions) {
