@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import re
+from importlib import resources
+
 from tests.unit.trainjob.cli.objects import trainjob
 from trainjob.dashboard.rows import TRAIL_LENGTH, LossTrail, key_of, row
+from trainjob_api.enums import Phase
 from trainjob_api.names import STOP_ANNOTATION
 
 
@@ -77,3 +81,13 @@ def test_a_history_without_loss_leaves_the_trail_empty() -> None:
     trail = LossTrail()
     trail.seed({"epochs": {"accuracy": {"points": [[1, 0.5]]}}})
     assert trail.values() == []
+
+
+def test_the_pages_phase_filter_and_colours_know_every_phase_of_the_api() -> None:
+    """The page's phase list (static/dom.js) is a copy of the API's enum: this keeps them equal."""
+    script = (resources.files("trainjob.dashboard") / "static" / "dom.js").read_text()
+    found = re.search(r"const PHASES = \[([^\]]*)\]", script)
+    assert found, "dom.js has no PHASES list"
+    assert sorted(re.findall(r'"(\w+)"', found.group(1))) == sorted(phase.value for phase in Phase)
+    styles = (resources.files("trainjob.dashboard") / "static" / "style.css").read_text()
+    assert all(f".phase-{phase.value.lower()}" in styles for phase in Phase)
