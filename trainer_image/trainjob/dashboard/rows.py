@@ -6,7 +6,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from trainjob.client.trainjobs import TrainJob, phase_of
+from trainjob.client.trainjobs import TrainJob, is_finished, phase_of
 from trainjob.plotting.curves import curves, metric_names
 from trainjob_api.names import stop_requested
 
@@ -28,7 +28,7 @@ def key_of(trainjob: Mapping[str, Any]) -> str:
 
 
 def row(trainjob: TrainJob, losses: list[float]) -> Row:
-    """The list's row of a TrainJob: its phase, progress, latest loss, ETA, restarts and age."""
+    """The list's row of a TrainJob: phase (finished or not), progress, latest loss, ETA, restarts, age."""
     metadata, spec = trainjob.get("metadata") or {}, trainjob.get("spec") or {}
     status = trainjob.get("status") or {}
     progress, metrics = status.get("progress") or {}, status.get("metrics") or {}
@@ -38,6 +38,7 @@ def row(trainjob: TrainJob, losses: list[float]) -> Row:
         "namespace": metadata.get("namespace", ""),
         "created": metadata.get("creationTimestamp"),
         "phase": phase_of(trainjob),
+        "finished": is_finished(trainjob),
         "nodes": spec.get("numNodes", 1),
         "epoch": progress.get("epoch"),
         "totalEpochs": progress.get("totalEpochs") or spec.get("maxEpochs"),

@@ -31,6 +31,7 @@ def test_a_row_has_what_the_list_shows() -> None:
         "namespace": "ml",
         "created": "2024-05-01T12:00:00Z",
         "phase": "Running",
+        "finished": False,
         "nodes": 2,
         "epoch": 3,
         "totalEpochs": 10,
@@ -50,7 +51,13 @@ def test_a_job_without_status_is_pending_with_nothing_to_show() -> None:
     del job["status"]
     shown = row(job, [])
     assert shown["phase"] == "Pending" and shown["percent"] is None and shown["loss"] is None
+    assert not shown["finished"]
     assert key_of(job) == "ml/digits"
+
+
+def test_a_succeeded_or_failed_job_is_finished() -> None:
+    assert row(trainjob(phase="Succeeded"), [])["finished"]
+    assert row(trainjob(phase="Failed"), [])["finished"]
 
 
 def test_the_trail_starts_from_the_history_and_goes_on_with_the_status() -> None:

@@ -3,7 +3,6 @@ import { el, clear, put, setText, duration, age, num, phaseClass, csrfToken } fr
 import { lineChart } from "./charts.js";
 import { jobs, onChange } from "./stream.js";
 
-const FINISHED = ["Succeeded", "Failed"];
 const REFRESH_MS = 1000;
 
 export function showJob(view, namespace, name) {
@@ -81,17 +80,17 @@ export function showJob(view, namespace, name) {
 
   function renderRow(row) {
     if (!row) return;
-    setText(phase, row.phase + (row.stopRequested && !FINISHED.includes(row.phase) ? " (stopping)" : ""));
+    setText(phase, row.phase + (row.stopRequested && !row.finished ? " (stopping)" : ""));
     phase.className = `phase ${phaseClass(row.phase)}`;
     const percent = row.percent === null ? 0 : Math.max(0, Math.min(100, row.percent));
     bar.style.width = `${percent.toFixed(1)}%`;
     progress.setAttribute("aria-valuenow", percent.toFixed(1));
-    stop.disabled = FINISHED.includes(row.phase) || row.stopRequested;
+    stop.disabled = row.finished || row.stopRequested;
     const items = [
       ["Progress", row.percent === null ? "-" : `${row.percent.toFixed(1)}%`],
       ["Epoch", row.epoch === null ? "-" : `${row.epoch}${row.totalEpochs ? "/" + row.totalEpochs : ""}`],
       ["Loss", num(row.loss)],
-      ["ETA", row.etaSeconds === null || FINISHED.includes(row.phase) ? "-" : duration(row.etaSeconds)],
+      ["ETA", row.etaSeconds === null || row.finished ? "-" : duration(row.etaSeconds)],
       ["Restarts", row.restarts],
       ["Age", age(row.created)],
     ];

@@ -90,7 +90,7 @@ export function showList(view, query) {
     setText(c.epoch, row.epoch === null || row.epoch === undefined ? "-" : `${row.epoch}${row.totalEpochs ? "/" + row.totalEpochs : ""}`);
     setText(c.lossText, num(row.loss));
     updateSparkline(c.spark, row.losses);
-    setText(c.eta, row.etaSeconds === null || ["Succeeded", "Failed"].includes(row.phase) ? "-" : duration(row.etaSeconds));
+    setText(c.eta, row.etaSeconds === null || row.finished ? "-" : duration(row.etaSeconds));
     setText(c.restarts, row.restarts);
     setText(c.age, age(row.created));
     entry.tr.hidden = !visible(row);
