@@ -104,10 +104,15 @@ def progress_text(status: Mapping[str, Any]) -> str:
     return ", ".join(parts)
 
 
-def metrics_text(metrics: Mapping[str, Any]) -> str:
-    """Every reported metric, `name value`, by name."""
+def metric_values(metrics: Mapping[str, Any]) -> dict[str, Any]:
+    """Every reported metric by name: `status.metrics.values`, and its loss, val_loss and lr fields."""
     values: dict[str, Any] = dict(metrics.get("values") or {})
     for field, name in (("loss", "loss"), ("valLoss", "val_loss"), ("lr", "lr")):
         if field in metrics:
             values.setdefault(name, metrics[field])
-    return ", ".join(f"{name} {number(value)}" for name, value in sorted(values.items()))
+    return values
+
+
+def metrics_text(metrics: Mapping[str, Any]) -> str:
+    """Every reported metric, `name value`, by name."""
+    return ", ".join(f"{name} {number(value)}" for name, value in sorted(metric_values(metrics).items()))

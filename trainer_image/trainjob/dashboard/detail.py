@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any, TypeVar
 
+from trainjob.cli.render import metric_values
 from trainjob.client.connection import Cluster, ClusterError
 from trainjob.client.events import trainjob_events
 from trainjob.client.histories import cluster_history
@@ -22,8 +23,12 @@ T = TypeVar("T")
 
 
 def job_detail(cluster: Cluster, trainjob: TrainJob) -> dict[str, Any]:
-    """What the job's page shows: spec and status, the history's charts, Events and workers (JSON-ready)."""
+    """What the job's page shows (JSON-ready).
+
+    Spec and status, the latest metrics by name, the history's charts, Events and workers.
+    """
     metadata, spec = trainjob.get("metadata") or {}, trainjob.get("spec") or {}
+    status = trainjob.get("status") or {}
     name = metadata.get("name", "")
     errors: dict[str, str] = {}
     charts = _part(errors, "history", lambda: chart_data(cluster_history(cluster, name)))
@@ -41,7 +46,8 @@ def job_detail(cluster: Cluster, trainjob: TrainJob) -> dict[str, Any]:
             key: spec.get(key)
             for key in ("numNodes", "numProcPerNode", "maxEpochs", "earlyStopping", "checkpoint", "runPolicy")
         },
-        "status": trainjob.get("status") or {},
+        "status": status,
+        "latestMetrics": metric_values(status.get("metrics") or {}),
         "charts": charts,
         "events": events or [],
         "workers": workers or [],

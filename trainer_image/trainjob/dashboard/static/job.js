@@ -102,7 +102,7 @@ export function showJob(view, namespace, name) {
     renderFailure(status.failure);
     renderCurves();
     renderConditions(status.conditions || []);
-    renderMetrics(status.metrics || {});
+    renderMetrics(detail.latestMetrics);
     renderEarly(status.earlyStopping, detail.spec.earlyStopping, status.metrics || {});
     renderCheckpoint(status.checkpoint);
     renderWorkers();
@@ -148,11 +148,7 @@ export function showJob(view, namespace, name) {
         c.message ? el("div", { class: "muted" }, c.message) : null))));
   }
 
-  function renderMetrics(metrics) {
-    const values = { ...(metrics.values || {}) };
-    for (const [field, label] of [["loss", "loss"], ["valLoss", "val_loss"], ["lr", "lr"]]) {
-      if (typeof metrics[field] === "number" && !(label in values)) values[label] = metrics[field];
-    }
+  function renderMetrics(values) {
     const names = Object.keys(values).sort();
     put(sections.metrics, el("h2", {}, "Latest metrics"), names.length
       ? el("table", { class: "small" }, el("tbody", {}, names.map((n) => el("tr", {}, el("td", { class: "metric-name" }, n), el("td", {}, num(values[n]))))))
