@@ -96,3 +96,14 @@ export function phaseClass(phase) {
   return PHASES.includes(phase) ? `phase-${phase.toLowerCase()}` : "phase-other";
 }
 export { PHASES };
+
+// A row's phase as the page shows it: "(stopping)" while a requested stop is under way.
+export function phaseLabel(row) {
+  return row.phase + (row.stopRequested && !row.finished ? " (stopping)" : "");
+}
+
+// A row's epoch, "3/10" (or "3" without a total, "-" before the first).
+export function epochText(row) {
+  if (row.epoch === null || row.epoch === undefined) return "-";
+  return `${row.epoch}${row.totalEpochs ? "/" + row.totalEpochs : ""}`;
+}

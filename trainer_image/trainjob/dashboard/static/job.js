@@ -1,5 +1,5 @@
 // A job's page: summary, curves, conditions, Events, failure, early stopping, checkpoint, workers, logs, stop.
-import { el, clear, put, setText, duration, age, num, phaseClass, csrfToken } from "./dom.js";
+import { el, clear, put, setText, duration, age, num, phaseClass, phaseLabel, epochText, csrfToken } from "./dom.js";
 import { lineChart } from "./charts.js";
 import { jobs, onChange } from "./stream.js";
 
@@ -80,7 +80,7 @@ export function showJob(view, namespace, name) {
 
   function renderRow(row) {
     if (!row) return;
-    setText(phase, row.phase + (row.stopRequested && !row.finished ? " (stopping)" : ""));
+    setText(phase, phaseLabel(row));
     phase.className = `phase ${phaseClass(row.phase)}`;
     const percent = row.percent === null ? 0 : Math.max(0, Math.min(100, row.percent));
     bar.style.width = `${percent.toFixed(1)}%`;
@@ -88,7 +88,7 @@ export function showJob(view, namespace, name) {
     stop.disabled = row.finished || row.stopRequested;
     const items = [
       ["Progress", row.percent === null ? "-" : `${row.percent.toFixed(1)}%`],
-      ["Epoch", row.epoch === null ? "-" : `${row.epoch}${row.totalEpochs ? "/" + row.totalEpochs : ""}`],
+      ["Epoch", epochText(row)],
       ["Loss", num(row.loss)],
       ["ETA", row.etaSeconds === null || row.finished ? "-" : duration(row.etaSeconds)],
       ["Restarts", row.restarts],

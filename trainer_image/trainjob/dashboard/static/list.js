@@ -1,5 +1,5 @@
 // The list: every TrainJob, one keyed row each, updated in place once per animation frame.
-import { el, clear, setText, duration, age, num, phaseClass, PHASES } from "./dom.js";
+import { el, clear, setText, duration, age, num, phaseClass, phaseLabel, epochText, PHASES } from "./dom.js";
 import { sparkline, updateSparkline } from "./charts.js";
 import { jobs, onChange } from "./stream.js";
 
@@ -32,6 +32,11 @@ export function showList(view, query) {
   function addNamespace(namespace) {
     if (namespaces.has(namespace)) return;
     namespaces.add(namespace);
+    showNamespaces();
+  }
+
+  // The namespace filter's options: every namespace seen, keeping the one chosen.
+  function showNamespaces() {
     const options = [...namespaces].sort().map((n) => el("option", { value: n }, n));
     const chosen = namespaceFilter.value || query.get("namespace") || "";
     namespaceFilter.replaceChildren(el("option", { value: "" }, "all namespaces"), ...options);
@@ -80,14 +85,14 @@ export function showList(view, query) {
     entry.row = row;
     setText(c.namespace, row.namespace);
     setText(c.link, row.name);
-    setText(c.phase, row.phase + (row.stopRequested && !row.stoppedOnRequest ? " (stopping)" : ""));
+    setText(c.phase, phaseLabel(row));
     c.phase.className = `phase ${phaseClass(row.phase)}`;
     const percent = row.percent === null || row.percent === undefined ? null : Math.max(0, Math.min(100, row.percent));
     const width = percent === null ? "0%" : `${percent.toFixed(1)}%`;
     if (c.bar.style.width !== width) c.bar.style.width = width;
     c.bar.parentNode.setAttribute("aria-valuenow", percent === null ? "0" : percent.toFixed(1));
     setText(c.barText, percent === null ? "-" : `${percent.toFixed(0)}%`);
-    setText(c.epoch, row.epoch === null || row.epoch === undefined ? "-" : `${row.epoch}${row.totalEpochs ? "/" + row.totalEpochs : ""}`);
+    setText(c.epoch, epochText(row));
     setText(c.lossText, num(row.loss));
     updateSparkline(c.spark, row.losses);
     setText(c.eta, row.etaSeconds === null || row.finished ? "-" : duration(row.etaSeconds));
@@ -144,10 +149,7 @@ export function showList(view, query) {
       fragment.append(entry.tr);
       namespaces.add(row.namespace);
     }
-    const chosen = namespaceFilter.value || query.get("namespace") || "";
-    namespaceFilter.replaceChildren(el("option", { value: "" }, "all namespaces"),
-      ...[...namespaces].sort().map((n) => el("option", { value: n }, n)));
-    namespaceFilter.value = chosen;
+    showNamespaces();
     tbody.replaceChildren(fragment);
     summarize();
     // For the benchmarks and tests: when the full list was last drawn (the next frame shows it).
