@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 from pathlib import Path
@@ -41,7 +42,7 @@ def test_early_stopping_stops_every_worker_at_the_same_epoch(
     assert_succeeded(control_plane, namespace, status)
     assert status["workers"] == {"active": 0, "succeeded": 2, "failed": 0, "total": 2}
     early = status["earlyStopping"]
-    assert early["triggered"] is True
+    assert early["triggered"] is True, f"{json.dumps(status, indent=1)}\n{test_node.log_tails(namespace)}"
     assert early["reason"] == "EarlyStopping"
     assert "did not improve by more than 0.005 for 2 epochs" in early["message"]
     assert early["wait"] == early["patience"] == 2

@@ -172,11 +172,18 @@ class BackgroundWriter:
             return self.schedule.pending is None and not self._writing
 
     def close(self, timeout_s: float) -> bool:
-        """Flush, then stop the thread; True when everything was written."""
+        """Flush, then stop the thread; True when everything was written (else it says so in the log)."""
         flushed = self.flush(timeout_s)
         with self._condition:
             self._closed = True
             self._condition.notify()
+            if not flushed:
+                log.error(
+                    "the last write did not land within %.0fs and is lost (%s, %d failed attempts in a row)",
+                    timeout_s,
+                    "a write still in flight" if self._writing else "a write waiting to be retried",
+                    self.schedule.failures,
+                )
         self._thread.join(timeout=1.0)
         return flushed
 

@@ -152,7 +152,7 @@ def test_a_permanent_error_is_logged_once_and_not_retried(caplog):
     assert len(errors) == 1 and "422" in errors[0].message
 
 
-def test_flush_gives_up_at_its_deadline_while_the_sink_is_down():
+def test_flush_gives_up_at_its_deadline_while_the_sink_is_down_and_says_the_write_is_lost(caplog):
     sink = FlakySink(failures=10**6)
     writer = BackgroundWriter(
         sink, min_interval_s=0, schedule=WriteSchedule(0, base_backoff_s=0.05, jitter=lambda: 0)
@@ -161,6 +161,9 @@ def test_flush_gives_up_at_its_deadline_while_the_sink_is_down():
     started = time.monotonic()
     assert writer.close(timeout_s=0.3) is False
     assert time.monotonic() - started < 2
+    (lost,) = [r for r in caplog.records if "did not land" in r.message]
+    assert lost.levelname == "ERROR"
+    assert "is lost" in lost.message and "failed attempts in a row" in lost.message
 
 
 def test_file_sink_keeps_the_merged_document(tmp_path):
