@@ -312,8 +312,10 @@ class PodWorker:
         spec_file.write_text(json.dumps(spec))
         assert self.sandbox is not None
         argv = ["ip", "netns", "exec", self.sandbox.name, sys.executable, str(PODINIT), str(spec_file)]
-        c.process = spawn(argv, log=c.log_path())
+        # Running before its log file exists, as a kubelet reports it: a log request that finds
+        # the file must also find the run it belongs to running (or ended), never "not started".
         c.state = {"running": {"startedAt": now()}}
+        c.process = spawn(argv, log=c.log_path())
         return True
 
     def _reap(self) -> bool:
