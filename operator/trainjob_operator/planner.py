@@ -2,7 +2,9 @@
 
 The planner reads the TrainJob (with its status), the worker Job of the current attempt and the
 TrainJob's pods, and returns what to do: children to create, the status fields the operator owns
-(a merge patch that never touches the reporter's fields), Events, and the Job or pods to delete.
+(a merge patch that leaves the reporter's fields alone, but for the final status rank 0 left in
+its termination message when an attempt ends: see `trainjob_api.final_status`), Events, and the
+Job or pods to delete.
 
 The life of a TrainJob:
 
@@ -48,6 +50,7 @@ from typing import Any
 
 from trainjob_api.defaulting import apply_defaults
 from trainjob_api.enums import CleanPodPolicy, ConditionType, Phase, Reason
+from trainjob_api.merge import merge
 from trainjob_api.names import ANNOTATION_SUSPEND, KUEUE_QUEUE_LABEL, job_name
 from trainjob_operator.builders.children import children
 from trainjob_operator.builders.job import desired_template_hash, kueue_labels, suspend_label_value
@@ -139,14 +142,25 @@ def plan(
         nodes=trainjob["spec"]["numNodes"],
         creation_error=creation_error,
     )
+    reported = _unwritten(status, observation.final_status)
+    if reported:
+        status = merge(status, reported)
+        trainjob = {**trainjob, "status": status}
     decision = _decide(trainjob, observation, now, queue)
     result = _render(trainjob, decision, observation, now)
+    if reported:
+        result = dataclasses.replace(result, status={**(result.status or {}), **reported})
     if not decision.transition.phase.finished:
         return result
     finished = _finished({**trainjob, "status": {**status, **(result.status or {})}}, pods, now)
     return dataclasses.replace(
         result, delete_pods=finished.delete_pods, delete_trainjob=finished.delete_trainjob
     )
+
+
+def _unwritten(status: Mapping[str, Any], final: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields of rank 0's final status that its last status write did not land."""
+    return {name: value for name, value in final.items() if merge(dict(status), {name: value}) != status}
 
 
 def failed_to_create(trainjob: Body, reason: Reason, message: str, now: datetime.datetime) -> Plan:

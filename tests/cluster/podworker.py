@@ -41,6 +41,10 @@ log = logging.getLogger(__name__)
 PODINIT = Path(__file__).with_name("podinit.py")
 BACKOFF_FIRST, BACKOFF_MAX = 1.0, 10.0
 HOME = "/root"
+#: Where a container's termination message goes unless its spec says otherwise (the API's default).
+TERMINATION_MESSAGE_PATH = "/dev/termination-log"
+#: The most of a termination message the kubelet keeps.
+MAX_TERMINATION_MESSAGE = 4096
 IMAGE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
@@ -92,6 +96,24 @@ class Container:
     def log_path(self) -> Path:
         """The log file of the current (or last) run."""
         return self.log_dir / f"{self.restarts}.log"
+
+    def termination_message_file(self) -> Path:
+        """The file mounted at the current (or last) run's `terminationMessagePath`."""
+        return self.log_dir / f"{self.restarts}.termination-log"
+
+    def termination_message(self, exit_code: int) -> str:
+        """What the kubelet reports as the ended run's message: the file's content (at most
+        `MAX_TERMINATION_MESSAGE` bytes), or with `FallbackToLogsOnError`, for a failed run that
+        left it empty, the log's tail."""
+        try:
+            with self.termination_message_file().open("rb") as message:
+                written = message.read(MAX_TERMINATION_MESSAGE).decode(errors="replace")
+        except FileNotFoundError:
+            written = ""
+        fallback = self.spec.get("terminationMessagePolicy") == "FallbackToLogsOnError"
+        if not written and exit_code != 0 and fallback:
+            return tail(self.log_path(), 80)[-2048:]
+        return written
 
     def status(self, pod_uid: str, init: bool) -> dict[str, Any]:
         """The containerStatuses entry."""
@@ -294,7 +316,7 @@ class PodWorker:
             "layers": self.node.layers.make(
                 self.uid, c.name, c.restarts, overlaid_directories(workdir, HOME)
             ),
-            "mounts": container_mounts(c.spec, volumes, env),
+            "mounts": [*container_mounts(c.spec, volumes, env), self._termination_mount(c)],
             "workdir": workdir,
             # The node's "image": what a volume mounted over a parent (an emptyDir on /tmp, with
             # the repository or the venv under /tmp) must not hide.
@@ -317,6 +339,14 @@ class PodWorker:
         c.state = {"running": {"startedAt": now()}}
         c.process = spawn(argv, log=c.log_path())
         return True
+
+    @staticmethod
+    def _termination_mount(c: Container) -> tuple[str, str, bool]:
+        """A fresh, empty file for the run's termination message, mounted where the spec says."""
+        c.log_dir.mkdir(parents=True, exist_ok=True)
+        message = c.termination_message_file()
+        message.write_bytes(b"")
+        return (str(message), c.spec.get("terminationMessagePath") or TERMINATION_MESSAGE_PATH, False)
 
     def _reap(self) -> bool:
         """Record containers whose process exited; schedule restarts the policy asks for."""
@@ -344,10 +374,9 @@ class PodWorker:
             "startedAt": c.state.get("running", {}).get("startedAt", now()),
             "finishedAt": now(),
         }
-        if exit_code != 0 and c.spec.get("terminationMessagePolicy") == "FallbackToLogsOnError":
-            message = tail(c.log_path(), 80)[-2048:]
-            if message:
-                terminated["message"] = message
+        message = c.termination_message(exit_code)
+        if message:
+            terminated["message"] = message
         c.state = {"terminated": terminated}
         c.process = None
         c.exit_reason = None

@@ -127,7 +127,7 @@ def _from_environment(environ: Mapping[str, str]) -> RunReporter:
     target = status_target(env, environ, cluster_access_from_environment(env.job, environ))
     if target is None:
         return RunReporter(None, 0.0)
-    return RunReporter(target.sink, target.min_interval_s, history=target.history)
+    return RunReporter(target.sink, target.min_interval_s, history=target.history, last_word=target.last_word)
 
 
 def _stop_flag_from_environment(environ: Mapping[str, str]) -> StopFlag:

@@ -23,7 +23,7 @@ from trainjob_api.structural import Problem, check_node, has_type
 #: Where unknown fields are fine: the apiserver validates ObjectMeta itself and never prunes it.
 UNPRUNED = frozenset({"metadata"})
 
-__all__ = ["FieldError", "apply_defaults", "validate"]
+__all__ = ["FieldError", "apply_defaults", "validate", "validate_node"]
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,11 @@ def validate(manifest: Mapping[str, Any], old: Mapping[str, Any] | None = None) 
     defaulted = apply_defaults(manifest)
     old_defaulted = apply_defaults(old) if old is not None else None
     return errors + _validate(defaulted, old_defaulted, TRAINJOB_SCHEMA, "")
+
+
+def validate_node(value: Any, schema: Schema, path: str) -> list[FieldError]:
+    """Every problem of one value (a part of a TrainJob at `path`) against its schema."""
+    return _validate(value, None, schema, path)
 
 
 def _identity_errors(manifest: Mapping[str, Any]) -> list[FieldError]:

@@ -1,6 +1,7 @@
 """The environment contract as the worker container's `env`.
 
-Every variable of `contract.node_environment` is a literal; the node rank (and, with one process
+Every variable of `contract.node_environment` is a literal, and so is the termination message
+file where rank 0 leaves its final status (`trainjob_api.final_status`); the node rank (and, with one process
 per pod, the global rank) comes from the pod's completion index through the downward API, since
 all pods of an Indexed Job share one template.
 """
@@ -10,8 +11,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from trainjob_api.contract import LOCAL_RANK, NODE_RANK_VARIABLES, RANK, WORKER_ENV_DEFAULTS, node_environment
+from trainjob_api.contract import (
+    LOCAL_RANK,
+    NODE_RANK_VARIABLES,
+    RANK,
+    TRAINJOB_TERMINATION_MESSAGE,
+    WORKER_ENV_DEFAULTS,
+    node_environment,
+)
 from trainjob_api.enums import Backend
+from trainjob_api.final_status import TERMINATION_MESSAGE_PATH
 from trainjob_api.names import COMPLETION_INDEX, master_address
 from trainjob_operator.builders.meta import Body, identity
 
@@ -46,6 +55,7 @@ def worker_env(trainjob: Body) -> list[dict[str, Any]]:
     job = identity(trainjob)
     resolved = {**spec, "backend": resolve_backend(spec)}
     contract = node_environment(job, resolved, master_address(job.name, job.namespace), spec["masterPort"])
+    contract[TRAINJOB_TERMINATION_MESSAGE] = TERMINATION_MESSAGE_PATH
     defaults = {name: value for name, value in WORKER_ENV_DEFAULTS.items() if name not in named}
     literals = {**defaults, **contract}
     env: list[dict[str, Any]] = [{"name": name, "value": value} for name, value in literals.items()]

@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from trainjob_api.contract import worker_command
+from trainjob_api.final_status import TERMINATION_MESSAGE_PATH
 from trainjob_api.names import LABEL_ATTEMPT, WORKER_CONTAINER, service_name
 from trainjob_operator.builders.environment import worker_env
 from trainjob_operator.builders.meta import Body, selector_labels
@@ -94,6 +95,7 @@ def worker_container(trainjob: Body) -> dict[str, Any]:
         "env": worker_env(trainjob),
         "ports": [{"name": RENDEZVOUS_PORT_NAME, "containerPort": spec["masterPort"], "protocol": "TCP"}],
         "securityContext": container_security_context(template.get("containerSecurityContext", {})),
+        "terminationMessagePath": TERMINATION_MESSAGE_PATH,
         **{key: value for key, value in optional.items() if value is not None},
     }
 

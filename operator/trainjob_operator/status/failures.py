@@ -16,6 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from trainjob_api.final_status import is_final_status
 from trainjob_api.names import COMPLETION_INDEX, WORKER_CONTAINER
 from trainjob_api.types import Body
 
@@ -113,9 +114,10 @@ def _pod_failure(pod: Body) -> tuple[str, WorkerFailure] | None:
         terminated = (status.get("state") or {}).get("terminated") or {}
         if terminated and terminated.get("exitCode", 0) != 0:
             reason = terminated.get("reason") or "Error"
-            failure = WorkerFailure(
-                reason, terminated.get("message", ""), index, name, terminated["exitCode"]
-            )
+            message = terminated.get("message", "")
+            if is_final_status(message):  # the reporter's final status, not a death rattle
+                message = ""
+            failure = WorkerFailure(reason, message, index, name, terminated["exitCode"])
             return terminated.get("finishedAt") or "", failure
     pod_status = pod.get("status", {})
     if pod_status.get("phase") != "Failed":

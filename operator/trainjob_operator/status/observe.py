@@ -10,6 +10,7 @@ from typing import Any
 from trainjob_api.names import ANNOTATION_SUSPEND, ANNOTATION_TEMPLATE_HASH, LABEL_ATTEMPT
 from trainjob_api.types import Body
 from trainjob_operator.status.failures import WorkerFailure, creation_problem, first_failure, waiting_problem
+from trainjob_operator.status.reported import final_status
 
 
 class JobState(Enum):
@@ -52,6 +53,8 @@ class Observation:
     running: int = 0
     #: Whether the Job was built from another spec than the current one.
     outdated: bool = False
+    #: The reporter's final status that rank 0 left when it ended (SUCCEEDED and FAILED only).
+    final_status: dict[str, Any] = field(default_factory=dict)
 
 
 def _condition(job: Body, *types: str) -> Body | None:
@@ -140,10 +143,11 @@ def observe(
             job_reason=failed.get("reason", ""),
             job_message=failed.get("message", ""),
             failure=first_failure(current),
+            final_status=final_status(current),
             **common,
         )
     if _condition(job, "Complete") is not None:
-        return Observation(JobState.SUCCEEDED, **common)
+        return Observation(JobState.SUCCEEDED, final_status=final_status(current), **common)
     if job.get("spec", {}).get("suspend"):
         return Observation(JobState.SUSPENDED, **common)
     if running + max(done, common["workers"]["succeeded"]) >= nodes:

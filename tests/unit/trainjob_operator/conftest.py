@@ -144,11 +144,16 @@ class World:
         condition = {"type": "Failed", "status": "True", "reason": reason, "message": message}
         self.job["status"] = {**self.job["status"], "active": 0, "conditions": [condition]}
 
-    def complete(self) -> None:
+    def complete(self, messages: dict[int, str] | None = None) -> None:
+        """Every worker exits 0; `messages` are the termination messages some of them left, by index."""
         assert self.job is not None
         for pod in self.pods:
             if pod["metadata"]["labels"][LABEL_ATTEMPT] == self.attempt:
-                pod["status"] = pod_status("Succeeded", terminated={"exitCode": 0, "reason": "Completed"})
+                terminated = {"exitCode": 0, "reason": "Completed", "finishedAt": timestamp(self.now)}
+                message = (messages or {}).get(int(pod["metadata"]["labels"][COMPLETION_INDEX]))
+                pod["status"] = pod_status(
+                    "Succeeded", terminated=terminated | ({"message": message} if message else {})
+                )
         nodes = self.job["spec"]["completions"]
         conditions = [{"type": "Complete", "status": "True"}]
         self.job["status"] = {**self.job["status"], "active": 0, "succeeded": nodes,

@@ -5,6 +5,8 @@ import datetime
 import pytest
 
 from trainjob_api.enums import Reason
+from trainjob_api.final_status import encode_final_status
+from trainjob_api.status_fields import REPORTER_FIELDS
 from trainjob_operator.planner import BACKGROUND, FOREGROUND, Plan, failed_to_create, plan
 from trainjob_operator.status.observe import awaits_pods
 from trainjob_operator.status.queue import QueueVerdict
@@ -102,7 +104,7 @@ def test_early_stopped_and_stopped_on_request(world_factory):
     assert other.condition("EarlyStopped") is None
 
 
-def test_reporter_fields_are_never_written(world_factory):
+def test_reporter_fields_are_not_written_while_no_worker_left_a_final_status(world_factory):
     world = world_factory(numNodes=2, runPolicy={"backoffLimit": 1})
     world.reconcile()
     world.start_pods()
@@ -125,6 +127,57 @@ def test_reporter_fields_are_never_written(world_factory):
     for patch in patches:
         assert set(patch or {}) <= owned
     assert world.status["progress"] == {"epoch": 2}
+
+
+FINAL = {
+    "progress": {"epoch": 10, "totalEpochs": 40},
+    "metrics": {"loss": 0.1, "best": 0.09, "bestEpoch": 8},
+    "earlyStopping": {"triggered": True, "reason": "EarlyStopping", "message": "no improvement in 2 epochs"},
+}
+
+
+def test_the_final_status_rank_0_left_lands_when_its_last_status_write_did_not(world_factory):
+    world = world_factory(numNodes=2)
+    world.reconcile()
+    world.start_pods()
+    world.reconcile()
+    world.report(progress={"epoch": 9, "totalEpochs": 40}, earlyStopping={"triggered": False, "wait": 1})
+    rank1 = encode_final_status({"progress": {"epoch": 99}})  # only rank 0 speaks for the job
+    world.complete(messages={0: encode_final_status(FINAL), 1: rank1})
+    result = world.reconcile()
+    assert result.status is not None
+    assert {key: result.status[key] for key in FINAL} == FINAL
+    assert world.status["progress"] == {"epoch": 10, "totalEpochs": 40}
+    assert world.status["earlyStopping"]["wait"] == 1, "merged into what landed, as the reporter's patch"
+    assert world.condition("Succeeded")["reason"] == "EarlyStopped"
+    assert world.condition("EarlyStopped")["message"] == "no improvement in 2 epochs"
+    assert world.events[-1][1] == "EarlyStopped"
+
+
+def test_a_final_status_that_landed_is_not_written_again(world_factory):
+    world = world_factory()
+    world.reconcile()
+    world.start_pods()
+    world.reconcile()
+    world.report(**FINAL)
+    world.complete(messages={0: encode_final_status(FINAL)})
+    result = world.reconcile()
+    assert result.status is not None and not set(result.status) & set(REPORTER_FIELDS)
+    assert world.condition("Succeeded")["reason"] == "EarlyStopped"
+
+
+def test_a_failed_group_lands_the_final_status_before_it_restarts(world_factory):
+    world = world_factory(numNodes=2, runPolicy={"backoffLimit": 1})
+    world.reconcile()
+    world.start_pods()
+    world.reconcile()
+    world.fail_worker(0, message=encode_final_status({"checkpoint": {"saveError": "disk full"}}))
+    world.reconcile()
+    assert world.phase == "Restarting"
+    assert world.status["checkpoint"] == {"saveError": "disk full"}
+    message = "worker 0 (pod mnist-0-a0) exited with code 1 (Error)"  # the final status is no death rattle
+    assert world.status["failure"]["message"] == message
+    assert world.condition("Restarting")["message"].startswith(f"{message}; restarting")
 
 
 def test_a_failed_worker_fails_the_job_without_restarts(world_factory):

@@ -50,4 +50,9 @@ def status_reporter_from_environment(
     target = status_target(env, environ, access)
     if target is None:
         return None
-    return StatusReporter(target.sink, min_interval_s=target.min_interval_s, history=target.history)
+    return StatusReporter(
+        target.sink,
+        min_interval_s=target.min_interval_s,
+        history=target.history,
+        last_word=target.last_word,
+    )

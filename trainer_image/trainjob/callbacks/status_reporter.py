@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -24,7 +24,8 @@ class StatusReporter(Callback):
     During an epoch the status is rebuilt at most every `min_interval_s` (the writer
     coalesces and rate-limits anyway); at each epoch's end and at the end of the fit it is
     always sent, and the final write is flushed for at most `flush_timeout_s`. With a `history`,
-    every report is also recorded there (epoch ends as that epoch's points).
+    every report is also recorded there (epoch ends as that epoch's points); `last_word` also
+    gets the final status (see `BackgroundWriter`).
     """
 
     def __init__(
@@ -34,9 +35,11 @@ class StatusReporter(Callback):
         flush_timeout_s: float = 10.0,
         clock: Callable[[], float] = time.monotonic,
         history: HistoryRecorder | None = None,
+        last_word: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
         self.sink = sink
         self.history = history
+        self.last_word = last_word
         self.min_interval_s = min_interval_s
         self.flush_timeout_s = flush_timeout_s
         self._clock = clock
@@ -54,7 +57,9 @@ class StatusReporter(Callback):
         if not trainer.is_chief:
             return
         self._tracker.start(trainer.state)
-        self._writer = BackgroundWriter(self.sink, self.min_interval_s, clock=self._clock)
+        self._writer = BackgroundWriter(
+            self.sink, self.min_interval_s, clock=self._clock, last_word=self.last_word
+        )
         if self.history is not None:
             self.history.start()
         self._report(trainer)

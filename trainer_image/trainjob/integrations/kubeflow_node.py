@@ -34,5 +34,7 @@ def progress_server_for_node(environ: Mapping[str, str]) -> KubeflowProgressServ
     target = status_target(env, environ, cluster_access_from_environment(env.job, environ))
     if target is None:
         return None
-    reporter = RunReporter(target.sink, target.min_interval_s, history=target.history)
+    reporter = RunReporter(
+        target.sink, target.min_interval_s, history=target.history, last_word=target.last_word
+    )
     return KubeflowProgressServer(reporter).start()

@@ -46,11 +46,14 @@ class RunReporter:
         *,
         history: HistoryRecorder | None = None,
         clock: Callable[[], float] = time.monotonic,
+        last_word: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
         self.sink = sink
         self.min_interval_s = min_interval_s
         #: Keeps what is reported beside the status (see `trainjob.reporting.history`).
         self.history = history
+        #: Also gets the final status when the reporter closes (see `BackgroundWriter`).
+        self.last_word = last_word
         self._clock = clock
         self._tracker = ProgressTracker(clock)
         self._lock = threading.Lock()
@@ -216,7 +219,9 @@ class RunReporter:
         assert self.sink is not None
         self._next_report = self._clock() + self.min_interval_s
         if self._writer is None:
-            self._writer = BackgroundWriter(self.sink, self.min_interval_s, clock=self._clock)
+            self._writer = BackgroundWriter(
+                self.sink, self.min_interval_s, clock=self._clock, last_word=self.last_word
+            )
             if self.history is not None:
                 self.history.start()
             atexit.register(self.close)

@@ -1,4 +1,4 @@
-"""Status sinks other than the apiserver: a JSON file the local runner reads."""
+"""Status sinks other than the apiserver: a JSON file the local runner reads, and the termination message."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from trainjob.reporting.merge import merge
+from trainjob_api.final_status import encode_final_status
+from trainjob_api.merge import merge
 
 
 class FileSink:
@@ -34,3 +35,14 @@ def read_status_file(path: str | os.PathLike[str]) -> dict[str, Any]:
         return json.loads(Path(path).read_text())
     except (FileNotFoundError, json.JSONDecodeError):
         return {}
+
+
+class TerminationMessage:
+    """Leaves the final status in the container's termination message (see `trainjob_api.final_status`)."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+
+    def write(self, fragment: dict[str, Any]) -> None:
+        """Replace the file's content with the fragment's final-status message."""
+        self.path.write_text(encode_final_status(fragment))

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from trainjob.reporting.merge import merge
+from trainjob_api.merge import merge
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +128,9 @@ class BackgroundWriter:
     """Runs a `WriteSchedule` against a sink in a daemon thread.
 
     `submit` only merges under a lock and wakes the thread: the training step never waits
-    on the network. `flush` (the final write at exit) waits a bounded time.
+    on the network. `flush` (the final write at exit) waits a bounded time. `last_word`, if
+    given, gets everything submitted, merged, when the writer closes: before the final flush,
+    so that it holds the final state even if that flush never lands.
     """
 
     def __init__(
@@ -138,10 +140,13 @@ class BackgroundWriter:
         *,
         schedule: WriteSchedule | None = None,
         clock: Callable[[], float] = time.monotonic,
+        last_word: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
         self.sink = sink
         self.schedule = schedule or WriteSchedule(min_interval_s)
         self._clock = clock
+        self._last_word = last_word
+        self._submitted: dict[str, Any] = {}
         self._condition = threading.Condition()
         self._urgent = False
         self._closed = False
@@ -155,6 +160,8 @@ class BackgroundWriter:
         """Queue a status fragment; returns at once."""
         with self._condition:
             self.schedule.submit(fragment)
+            if self._last_word is not None:
+                self._submitted = merge(self._submitted, fragment)
             self._condition.notify()
 
     def flush(self, timeout_s: float) -> bool:
@@ -172,20 +179,34 @@ class BackgroundWriter:
             return self.schedule.pending is None and not self._writing
 
     def close(self, timeout_s: float) -> bool:
-        """Flush, then stop the thread; True when everything was written (else it says so in the log)."""
+        """Leave the last word, flush, stop the thread; True when all was written (else it is logged)."""
+        left = self._leave_last_word()
         flushed = self.flush(timeout_s)
         with self._condition:
             self._closed = True
             self._condition.notify()
             if not flushed:
-                log.error(
-                    "the last write did not land within %.0fs and is lost (%s, %d failed attempts in a row)",
+                log.log(
+                    logging.WARNING if left else logging.ERROR,
+                    "the last write did not land within %.0fs (%s, %d failed attempts in a row): %s",
                     timeout_s,
                     "a write still in flight" if self._writing else "a write waiting to be retried",
                     self.schedule.failures,
+                    "the final status left beside it takes its place" if left else "it is lost",
                 )
         self._thread.join(timeout=1.0)
         return flushed
+
+    def _leave_last_word(self) -> bool:
+        """Hand everything submitted to `last_word`; True when it took it."""
+        if self._last_word is None or not self._submitted:
+            return False
+        try:
+            self._last_word(self._submitted)
+        except OSError as error:
+            log.warning("could not leave the final status beside the last write: %s", error)
+            return False
+        return True
 
     def _run(self) -> None:
         while True:

@@ -4,9 +4,10 @@ import time
 
 import pytest
 
-from trainjob.reporting.merge import merge
-from trainjob.reporting.sinks import FileSink, read_status_file
+from trainjob.reporting.sinks import FileSink, TerminationMessage, read_status_file
 from trainjob.reporting.writer import BackgroundWriter, PermanentWriteError, RefusedWriteError, WriteSchedule
+from trainjob_api.final_status import decode_final_status
+from trainjob_api.merge import merge
 
 
 def test_merge_is_deep_and_latest_wins_without_touching_inputs():
@@ -163,7 +164,42 @@ def test_flush_gives_up_at_its_deadline_while_the_sink_is_down_and_says_the_writ
     assert time.monotonic() - started < 2
     (lost,) = [r for r in caplog.records if "did not land" in r.message]
     assert lost.levelname == "ERROR"
-    assert "is lost" in lost.message and "failed attempts in a row" in lost.message
+    assert "it is lost" in lost.message and "failed attempts in a row" in lost.message
+
+
+def test_the_last_word_gets_everything_submitted_before_the_final_flush_even_if_that_never_lands(caplog):
+    sink = FlakySink(failures=10**6)
+    left: list[dict] = []
+    writer = BackgroundWriter(
+        sink,
+        min_interval_s=0,
+        schedule=WriteSchedule(0, base_backoff_s=0.05, jitter=lambda: 0),
+        last_word=left.append,
+    )
+    writer.submit({"progress": {"epoch": 9}, "earlyStopping": {"triggered": False, "wait": 1}})
+    writer.submit({"progress": {"epoch": 10}, "earlyStopping": {"triggered": True}})
+    assert writer.close(timeout_s=0.3) is False
+    assert left == [{"progress": {"epoch": 10}, "earlyStopping": {"triggered": True, "wait": 1}}]
+    (late,) = [r for r in caplog.records if "did not land" in r.message]
+    assert late.levelname == "WARNING" and "the final status left beside it takes its place" in late.message
+
+
+def test_a_last_word_that_cannot_be_written_is_said_and_the_flush_goes_on(caplog, tmp_path):
+    sink = FlakySink()
+    writer = BackgroundWriter(
+        sink, min_interval_s=0, last_word=TerminationMessage(tmp_path / "missing" / "termination-log").write
+    )
+    writer.submit({"progress": {"epoch": 1}})
+    assert writer.close(timeout_s=5) is True
+    assert sink.written[-1] == {"progress": {"epoch": 1}}
+    assert any("could not leave the final status" in r.message for r in caplog.records)
+
+
+def test_the_termination_message_holds_the_final_status(tmp_path):
+    path = tmp_path / "termination-log"
+    path.write_text("")
+    TerminationMessage(path).write({"progress": {"epoch": 3}, "metrics": {"loss": 0.2}})
+    assert decode_final_status(path.read_text()) == {"progress": {"epoch": 3}, "metrics": {"loss": 0.2}}
 
 
 def test_file_sink_keeps_the_merged_document(tmp_path):
