@@ -8,7 +8,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from trainjob_api.final_status import encode_final_status
+from trainjob_api.final_status import encode_final_status, is_final_status
 from trainjob_api.merge import merge
 
 
@@ -44,5 +44,14 @@ class TerminationMessage:
         self.path = Path(path)
 
     def write(self, fragment: dict[str, Any]) -> None:
-        """Replace the file's content with the fragment's final-status message."""
+        """Put the fragment's final-status message in the file, unless the script left its own there.
+
+        A message the script wrote (a death rattle) says more about a failure than progress does.
+        """
+        try:
+            written = self.path.read_text(errors="replace")
+        except FileNotFoundError:
+            written = ""
+        if written.strip() and not is_final_status(written):
+            return
         self.path.write_text(encode_final_status(fragment))

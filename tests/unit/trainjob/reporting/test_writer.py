@@ -198,8 +198,16 @@ def test_a_last_word_that_cannot_be_written_is_said_and_the_flush_goes_on(caplog
 def test_the_termination_message_holds_the_final_status(tmp_path):
     path = tmp_path / "termination-log"
     path.write_text("")
+    TerminationMessage(path).write({"progress": {"epoch": 2}})
     TerminationMessage(path).write({"progress": {"epoch": 3}, "metrics": {"loss": 0.2}})
     assert decode_final_status(path.read_text()) == {"progress": {"epoch": 3}, "metrics": {"loss": 0.2}}
+
+
+def test_the_termination_message_keeps_what_the_script_wrote_there_itself(tmp_path):
+    path = tmp_path / "termination-log"
+    path.write_text("CUDA error: out of memory while loading shard 3")
+    TerminationMessage(path).write({"progress": {"epoch": 3}})
+    assert path.read_text() == "CUDA error: out of memory while loading shard 3"
 
 
 def test_file_sink_keeps_the_merged_document(tmp_path):
