@@ -309,6 +309,32 @@ def test_failed_container_reports_exit_code_and_deadline_kills_the_pod(
     assert killed["exitCode"] == 137  # SIGKILL after the grace period: PID 1 without a handler ignores TERM
 
 
+def test_termination_messages_come_from_the_file_each_run_gets_or_the_log_as_the_policy_says(
+    control_plane: ControlPlane, test_node: TestNode, namespace: str
+) -> None:
+    write = "import sys; open({path!r}, 'w').write('last words'); print('log line'); sys.exit({code})"
+    pods = {
+        "default-path": pod_manifest("default-path", write.format(path="/dev/termination-log", code=0)),
+        "own-path": pod_manifest(
+            "own-path",
+            write.format(path="/tmp/said", code=4),
+            container={
+                "terminationMessagePath": "/tmp/said",
+                "terminationMessagePolicy": "FallbackToLogsOnError",
+            },
+        ),
+        "silent": pod_manifest("silent", "print('log line')"),
+    }
+    for pod in pods.values():
+        control_plane.admin.create(f"/api/v1/namespaces/{namespace}/pods", pod)
+    messages = {}
+    for name in pods:
+        status = wait_phase(control_plane, namespace, name, {"Succeeded", "Failed"})["status"]
+        messages[name] = status["containerStatuses"][0]["state"]["terminated"].get("message")
+    # The file wins over the log even on failure; a run that wrote nothing and succeeded has no message.
+    assert messages == {"default-path": "last words", "own-path": "last words", "silent": None}
+
+
 def test_init_container_volumes_and_referenced_config_reach_the_container(
     control_plane: ControlPlane, test_node: TestNode, namespace: str
 ) -> None:
