@@ -4,7 +4,9 @@ The operator creates its children within a fraction of a second, faster than a t
 them appear, so a crash "while it creates" would land before or after at random. The gate lets
 the first `let_through` creations of one kind of child pass and holds every later one (the
 apiserver waits on the webhook, as on a slow one) until the gate closes, when they all pass: a
-test can crash the operator while some of its creations are done and others in flight.
+test can crash the operator while some of its creations are done and others in flight. Only
+creations of new objects count: a restarted operator creating again what already exists (the
+apiserver then answers AlreadyExists) passes at once, since it adds nothing.
 
 With `refuse`, the gate refuses those creations instead, with a server error (500), until it
 opens: a transient failure of the apiserver, which the operator must retry.
@@ -20,7 +22,7 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from tests.cluster import ControlPlane
+from tests.cluster import ApiError, ControlPlane
 from tests.cluster.controlplane import free_port
 from trainjob_api.names import LABEL_MANAGED_BY, MANAGER
 
@@ -38,6 +40,7 @@ class AdmissionGate:
         self, cp: ControlPlane, namespace: str, resource: str, let_through: int, *, refuse: bool = False
     ) -> None:
         self._cp = cp
+        self._objects = f"/api/v1/namespaces/{namespace}/{resource}"
         self._let_through = let_through
         self._refuse = refuse
         self._passed = 0
@@ -99,11 +102,13 @@ class AdmissionGate:
         """Return once a creation beyond the first `let_through` is held (or refused)."""
         assert self._held.wait(timeout), f"the gate {self.name} held nothing within {timeout:.0f}s"
 
-    def _admit(self) -> bool:
-        """Whether the creation passes: now, or once the gate opens (held at most HOLD_SECONDS).
+    def _admit(self, name: str) -> bool:
+        """Whether the creation of `name` passes: now, or once the gate opens (held at most HOLD_SECONDS).
 
         With `refuse`, a creation that the open gate would not let pass is refused at once.
         """
+        if self._exists(name):
+            return True
         with self._lock:
             self._passed += 1
             hold = self._passed > self._let_through
@@ -114,13 +119,25 @@ class AdmissionGate:
             self._open.wait(HOLD_SECONDS)
         return True
 
+    def _exists(self, name: str) -> bool:
+        """Whether an object of that name is known to exist (its creation will be refused as such);
+        False when the apiserver cannot tell (it is going down): the creation then counts."""
+        try:
+            self._cp.admin.get(f"{self._objects}/{name}")
+        except (ApiError, OSError):
+            return False
+        return True
+
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         gate = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 review: dict[str, Any] = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                response: dict[str, Any] = {"uid": review["request"]["uid"], "allowed": gate._admit()}
+                response: dict[str, Any] = {
+                    "uid": review["request"]["uid"],
+                    "allowed": gate._admit(review["request"]["name"]),
+                }
                 if not response["allowed"]:
                     response["status"] = {"code": 500, "message": "the gate refuses it for now"}
                 answer = {
