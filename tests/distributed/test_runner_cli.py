@@ -68,7 +68,9 @@ def test_ctrl_c_stops_every_worker_gracefully(tmp_path):
     status_file = tmp_path / "status.json"
     deadline = time.monotonic() + 120
     while not status_file.exists():
-        assert time.monotonic() < deadline and process.poll() is None, "training never started"
+        if process.poll() is not None:
+            raise AssertionError(f"trainjob run ended before training started:\n{process.communicate()[0]}")
+        assert time.monotonic() < deadline, "training never started"
         time.sleep(0.1)
     os.kill(process.pid, signal.SIGINT)
     output, _ = process.communicate(timeout=120)
