@@ -45,6 +45,8 @@ def test_two_rank_ddp_matches_single_process(run_job, tmp_path):
     assert_same_weights(single.ranks[0], ddp.ranks[0])
     assert_same_weights(ddp.ranks[0], ddp.ranks[1], atol=0)
     assert ddp.ranks[0]["global_step"] == single.ranks[0]["global_step"] == 3 * 16
+    # Leaving the group destroyed it: it does not live on to be torn down with the interpreter.
+    assert [ddp.ranks[rank]["group_outlived_fit"] for rank in (0, 1)] == [False, False]
 
 
 def test_accumulation_under_ddp_matches_one_large_batch(run_job, tmp_path):

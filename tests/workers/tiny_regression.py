@@ -10,6 +10,7 @@ import json
 import os
 import sys
 import time
+import weakref
 from pathlib import Path
 
 import torch
@@ -18,6 +19,17 @@ from torch.utils.data import TensorDataset
 
 from trainjob import StopReason, Trainer, TrainerConfig, seed_everything
 from trainjob.callbacks import Callback
+
+
+class GroupWatch(Callback):
+    """Keeps a weak reference to the process group, to tell whether leaving it destroyed it."""
+
+    def __init__(self) -> None:
+        self.group: weakref.ref | None = None
+
+    def on_fit_start(self, trainer) -> None:
+        if torch.distributed.is_initialized():
+            self.group = weakref.ref(torch.distributed.group.WORLD)
 
 
 class StopAt(Callback):
@@ -116,7 +128,8 @@ def main() -> None:
     say(f"worker started (torch imported), RANK {os.environ.get('RANK', '0')}")
     seed_everything(0)
     model = nn.Sequential(nn.Linear(8, 16), nn.Tanh(), nn.Linear(16, 1))
-    callbacks: list[Callback] = [Announce()]
+    watch = GroupWatch()
+    callbacks: list[Callback] = [Announce(), watch]
     if args.stop_rank is not None:
         callbacks.append(StopAt(args.stop_rank, args.stop_step))
     if args.crash_rank is not None:
@@ -151,6 +164,7 @@ def main() -> None:
                 "stop": None if result.stop is None else [result.stop.reason.label, result.stop.message],
                 "weights": weights,
                 "metrics": result.metrics,
+                "group_outlived_fit": watch.group is not None and watch.group() is not None,
             }
         )
     )

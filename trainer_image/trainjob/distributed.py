@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import importlib
 import random
 import socket
 import time
@@ -85,6 +86,10 @@ class DistributedContext:
             torch.cuda.set_device(device)
         if not env.distributed or dist.is_initialized():
             return cls(env, backend, device, owns_group=False)
+        # DDP imports torch._dynamo; imported once a group exists, it keeps a reference to that
+        # group, which then outlives `destroy_process_group` and dies with the interpreter, where
+        # Gloo's teardown can abort a finished worker. Imported first, it holds none.
+        importlib.import_module("torch._dynamo")
         if env.rank != 0:
             wait_for_master(env.master_addr, env.master_port, rendezvous_timeout_s)
         store = dist.TCPStore(

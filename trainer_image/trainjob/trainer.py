@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import math
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -182,7 +183,19 @@ class Trainer:
             self.callbacks.call("on_exception", self, error)
             raise
         finally:
-            self.dist.teardown()
+            self._leave_group()
+
+    def _leave_group(self) -> None:
+        """Drop the DDP wrapper, then leave the process group.
+
+        The wrapper holds the group: kept, the group (with Gloo's threads) would outlive
+        `destroy_process_group` and be destroyed during interpreter shutdown, where that can abort
+        a finished worker ("terminate called without an active exception"). Without it, leaving
+        destroys the group now, while the interpreter is whole.
+        """
+        self.model = self.unwrapped_model
+        gc.collect()  # the wrapper's reducer and hooks may sit in reference cycles
+        self.dist.teardown()
 
     def save_checkpoint(self, store: CheckpointStore) -> str | None:
         """Checkpoint the whole run (collective: every rank calls it; rank 0 writes).
