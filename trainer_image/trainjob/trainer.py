@@ -193,8 +193,9 @@ class Trainer:
         a finished worker ("terminate called without an active exception"). Without it, leaving
         destroys the group now, while the interpreter is whole.
         """
-        self.model = self.unwrapped_model
-        gc.collect()  # the wrapper's reducer and hooks may sit in reference cycles
+        if isinstance(self.model, DistributedDataParallel):
+            self.model = self.model.module
+            gc.collect()  # the wrapper's reducer and hooks may sit in reference cycles
         self.dist.teardown()
 
     def save_checkpoint(self, store: CheckpointStore) -> str | None:
