@@ -7,6 +7,7 @@ each framework in fresh processes, and each process imports only what its framew
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import socket
 import time
@@ -78,6 +79,9 @@ def join_group(rank: int, port: int) -> None:
         }
     )
     torch.set_num_threads(1)
+    # DDP imports torch._dynamo; imported once the group exists, it keeps the group alive to
+    # interpreter shutdown, where Gloo can abort the process (docs/reliability.md).
+    importlib.import_module("torch._dynamo")
     dist.init_process_group("gloo", rank=rank, world_size=WORLD)
 
 

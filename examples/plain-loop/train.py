@@ -9,6 +9,7 @@ answer on every rank) ends it on `trainjob stop`.
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 
 import torch
@@ -52,6 +53,9 @@ def main() -> None:
     args = parser.parse_args()
 
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        # DDP imports torch._dynamo; imported before the group exists, it leaves the group free to
+        # be destroyed at the end, so the worker exits cleanly (docs/reliability.md).
+        importlib.import_module("torch._dynamo")
         dist.init_process_group("gloo")
     torch.manual_seed(0)
     train, val = digits_datasets()
@@ -106,6 +110,7 @@ def main() -> None:
         if done:
             break
     print(f"rank {os.environ.get('RANK', '0')} done: step {step}, best val_loss {best:.4f}", flush=True)
+    del model  # a DDP wrapper still alive would keep the group from being destroyed
     if dist.is_initialized():
         dist.destroy_process_group()
 

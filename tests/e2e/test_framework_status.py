@@ -165,7 +165,7 @@ def test_an_unchanged_hugging_face_script_reports_progress_and_metrics(
     assert {"loss", "eval_loss", "learning_rate"} <= set(status["metrics"]["values"])
 
 
-def test_an_unmodified_tutorial_ddp_script_runs_2x2_without_max_epochs(
+def test_a_tutorial_ddp_script_with_no_trainjob_import_runs_2x2_without_max_epochs(
     control_plane: ControlPlane,
     test_node: TestNode,
     namespace: str,
