@@ -131,6 +131,10 @@ def test_the_list_follows_status_writes_live_and_a_job_page_renders_every_string
     # Every namespace (other tests' TrainJobs too), filtered to this one by the address.
     with Dashboard(control_plane, "--all-namespaces") as dashboard:
         page.goto(f"{dashboard.url}#/?namespace={namespace}")
+        # The server's first list of every namespace's TrainJobs (and histories) can take a while
+        # on a busy machine; until it is back the page says it is loading, not that there are none.
+        expect(page.locator("table.jobs")).to_have_attribute("aria-busy", "false", timeout=60_000)
+        expect(page.locator("#empty")).to_be_hidden()
         expect(page.locator("tbody#jobs tr:visible")).to_have_count(3)
         expect(page.locator("#filter-namespace")).to_have_value(namespace)
         alpha = row(page, f"{namespace}/alpha")

@@ -25,8 +25,9 @@ RETRY_S = (1.0, 2.0, 5.0, 10.0)
 class JobHub:
     """The TrainJobs as the one watch last saw them, and the pages it tells about every change.
 
-    Events to pages: `snapshot` (every row, on connect and after a relist), `update` (one row),
-    `delete` (a key), `watch-error` (why the watch fails, while it retries).
+    Events to pages: `snapshot` (every row, on connect and after a relist; `synced` is false
+    until the first list came back, so a page can tell "loading" from "none"), `update` (one
+    row), `delete` (a key), `watch-error` (why the watch fails, while it retries).
     """
 
     def __init__(self, changes: Changes, histories: Histories | None = None) -> None:
@@ -75,8 +76,8 @@ class JobHub:
                     if key in seeds:
                         self._trails[key].seed(seeds[key])
                     self._trails[key].record(job)
+                self.synced.set()
                 self.broadcast.publish(self._snapshot_frame())
-            self.synced.set()
             return
         key = key_of(data)
         with self._lock:
@@ -109,7 +110,7 @@ class JobHub:
         return [row(job, self._trails[key].values()) for key, job in sorted(self._jobs.items())]
 
     def _snapshot_frame(self) -> bytes:
-        return frame("snapshot", {"rows": self._rows(), "error": self._error})
+        return frame("snapshot", {"rows": self._rows(), "error": self._error, "synced": self.synced.is_set()})
 
     def _seeds(self) -> dict[str, dict[str, Any]]:
         assert self._histories is not None

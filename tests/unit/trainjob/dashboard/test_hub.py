@@ -73,6 +73,16 @@ def test_a_failing_watch_is_told_to_the_pages_and_retried() -> None:
     hub.start()
     assert retried.wait(10) and hub.synced.is_set()
     seen = events(page)
-    assert seen[0] == ("snapshot", {"rows": [], "error": None})
+    assert seen[0] == ("snapshot", {"rows": [], "error": None, "synced": False})
     assert seen[1] == ("watch-error", {"message": "trainjobs is forbidden: User cannot list"})
-    assert seen[2][0] == "snapshot" and seen[2][1]["error"] is None
+    assert seen[2][0] == "snapshot" and seen[2][1]["error"] is None and seen[2][1]["synced"] is True
+
+
+def test_a_page_that_connects_before_the_first_list_is_told_it_is_not_synced_yet() -> None:
+    """Before the watch's first list a page gets no rows, and must not take that for "no TrainJobs"."""
+    hub = JobHub(lambda: iter(()))
+    early = hub.subscribe()
+    hub.apply("SYNC", [])
+    late = hub.subscribe()
+    assert [data["synced"] for _, data in events(early)] == [False, True]
+    assert [(data["rows"], data["synced"]) for _, data in events(late)] == [([], True)]

@@ -1,7 +1,7 @@
 // The list: every TrainJob, one keyed row each, updated in place once per animation frame.
 import { el, clear, setText, duration, age, num, phaseClass, phaseLabel, epochText, PHASES } from "./dom.js";
 import { sparkline, updateSparkline } from "./charts.js";
-import { jobs, onChange } from "./stream.js";
+import { jobs, onChange, state } from "./stream.js";
 
 const COLUMNS = ["", "Namespace", "Name", "Phase", "Progress", "Epoch", "Loss", "ETA", "Restarts", "Age"];
 
@@ -21,8 +21,8 @@ export function showList(view, query) {
   const compare = el("button", { id: "compare", type: "button", disabled: true }, "Compare selected");
   const count = el("span", { id: "count", class: "muted" });
   const tbody = el("tbody", { id: "jobs" });
-  const empty = el("p", { id: "empty", class: "muted", hidden: true }, "No TrainJobs here yet.");
-  const table = el("table", { class: "jobs" },
+  const empty = el("p", { id: "empty", class: "muted", hidden: true });
+  const table = el("table", { class: "jobs", "aria-busy": "true" },
     el("thead", {}, el("tr", {}, COLUMNS.map((c) => el("th", {}, c)))), tbody);
   clear(view).append(
     el("section", { class: "toolbar" }, namespaceFilter, phaseFilter, nameFilter, compare, count),
@@ -131,6 +131,9 @@ export function showList(view, query) {
     let shown = 0;
     for (const { tr } of rows.values()) if (!tr.hidden) shown++;
     setText(count, `${shown} of ${rows.size} TrainJobs`);
+    // Until the server's first list came back, no row means "not known yet", not "none".
+    table.setAttribute("aria-busy", String(!state.synced));
+    setText(empty, state.synced ? "No TrainJobs here yet." : "Loading the TrainJobs…");
     empty.hidden = rows.size > 0;
     view.dataset.rendered = String(rows.size);
   }
@@ -172,6 +175,7 @@ export function showList(view, query) {
   });
 
   if (jobs.size) snapshot([...jobs.values()]);
+  else summarize();
   const ages = setInterval(() => { for (const entry of rows.values()) setText(entry.cells.age, age(entry.row.created)); }, 5000);
   const off = onChange((kind, data) => {
     if (kind === "snapshot") snapshot(data);

@@ -35,7 +35,7 @@ export function connect() {
     const data = JSON.parse(event.data);
     jobs.clear();
     for (const row of data.rows) jobs.set(row.key, row);
-    setState({ synced: true, error: data.error });
+    setState({ synced: data.synced, error: data.error });
     emit("snapshot", data.rows);
   });
   source.addEventListener("update", (event) => {
