@@ -224,3 +224,20 @@ def test_a_user_without_the_right_to_patch_trainjobs_sees_why_stop_failed(
     assert STOP_ANNOTATION not in annotations
     assert unexpected == []
     context.close()
+
+
+def test_a_list_the_user_may_not_read_says_why_and_never_that_there_are_none(
+    control_plane: ControlPlane, jobs: str, browser: Any
+) -> None:
+    # A user with no rights at all: every list of the watch is refused, and retried.
+    kubeconfig = control_plane.write_kubeconfig("stranger", control_plane.credentials("stranger"))
+    context = browser.new_context()
+    page = context.new_page()
+    with Dashboard(control_plane, "--all-namespaces", "--kubeconfig", str(kubeconfig)) as dashboard:
+        page.goto(dashboard.url)
+        expect(page.locator("#connection")).to_contain_text("forbidden", timeout=30_000)
+        expect(page.locator("#connection")).to_have_attribute("data-state", "error")
+        expect(page.locator("#empty")).to_have_text("Loading the TrainJobs…")
+        expect(page.locator("table.jobs")).to_have_attribute("aria-busy", "true")
+        expect(page.locator("#count")).to_have_text("")
+    context.close()

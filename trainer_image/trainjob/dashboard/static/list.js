@@ -130,8 +130,8 @@ export function showList(view, query) {
   function summarize() {
     let shown = 0;
     for (const { tr } of rows.values()) if (!tr.hidden) shown++;
-    setText(count, `${shown} of ${rows.size} TrainJobs`);
     // Until the server's first list came back, no row means "not known yet", not "none".
+    setText(count, state.synced ? `${shown} of ${rows.size} TrainJobs` : "");
     table.setAttribute("aria-busy", String(!state.synced));
     setText(empty, state.synced ? "No TrainJobs here yet." : "Loading the TrainJobs…");
     empty.hidden = rows.size > 0;
