@@ -114,7 +114,9 @@ def assert_resumed(restart: Restart, directory: str) -> None:
     """The second attempt loaded the newest complete checkpoint in `directory` and trained on from it.
 
     It may be older than the first attempt's last finished epoch: a kill during a save leaves that
-    epoch's checkpoint unwritten (only a temporary file, which the second attempt removes).
+    epoch's checkpoint unwritten (only a temporary file, which the second attempt removes). It
+    may be the last epoch's: a kill after that save leaves the second attempt nothing to train,
+    and its status then names that checkpoint as the latest.
     """
     checkpoint = restart.status["checkpoint"]
     resumed, total = checkpoint["resumedEpoch"], restart.status["progress"]["totalEpochs"]
@@ -128,7 +130,8 @@ def assert_resumed(restart: Restart, directory: str) -> None:
     # Until the second attempt reports, the status still shows the first attempt's last landed
     # report, which may be older than the checkpoint it resumed from (the kill can land between
     # a save and the report of it), but never older than the checkpoint the status showed at the kill.
-    assert min(restart.epochs_after_restart) >= restart.checkpointed, restart.epochs_after_restart
+    after = restart.epochs_after_restart
+    assert all(epoch >= restart.checkpointed for epoch in after), after
     assert (checkpoint["epoch"], restart.status["progress"]["epoch"]) == (total, total)
 
 

@@ -68,6 +68,9 @@ class CheckpointSaver(Callback):
             )
         else:
             self.resumed_from, self.resumed_epoch = loaded.file.path, loaded.file.epoch
+            # Until this run saves, the newest checkpoint is the one it resumed from: the status
+            # says so, rather than what an earlier attempt last managed to report.
+            self.latest_path, self.latest_epoch = loaded.file.path, loaded.file.epoch
             where = f"epoch {loaded.file.epoch}, batch {loaded.file.batch}"
             self.resume_message = f"resumed from {loaded.file.path} ({where})"
             if loaded.skipped:

@@ -22,6 +22,20 @@ def test_checkpoint_saver_schedule_keep_last_and_atomic_files(make_trainer, tmp_
     assert saver.latest_epoch == 7 and saver.latest_path.endswith("ckpt-e000007-b000000000.pt")
 
 
+def test_a_run_resumed_at_its_last_epoch_reports_the_checkpoint_it_resumed_from_as_the_latest(
+    make_trainer, tmp_path
+):
+    # A group restart after the last epoch's save: nothing is left to train, and nothing is saved.
+    config = TrainerConfig(max_epochs=2, batch_size=8)
+    make_trainer(config, callbacks=[CheckpointSaver(path=str(tmp_path))]).fit()
+    saver = CheckpointSaver(path=str(tmp_path))
+    result = make_trainer(config, callbacks=[saver]).fit()
+    newest = saver.store.latest().path
+    assert result.epochs_completed == 2 and [f.epoch for f in saver.store.files()] == [1, 2]
+    assert (saver.resumed_from, saver.resumed_epoch) == (newest, 2)
+    assert (saver.latest_path, saver.latest_epoch) == (newest, 2)
+
+
 def test_checkpoint_round_trip_restores_everything(make_trainer, tmp_path):
     scheduler = LRAdjuster(lambda opt: torch.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5))
     early = EarlyStopping(patience=50)
