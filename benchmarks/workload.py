@@ -7,7 +7,6 @@ each framework in fresh processes, and each process imports only what its framew
 from __future__ import annotations
 
 import argparse
-import importlib
 import os
 import socket
 import time
@@ -18,7 +17,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, TensorDataset
 
-from trainjob.distributed import seed_everything
+from trainjob.distributed import import_dynamo_before_the_group, seed_everything
 from trainjob.sampling import ShardedSampler
 
 BATCH = 64
@@ -79,9 +78,7 @@ def join_group(rank: int, port: int) -> None:
         }
     )
     torch.set_num_threads(1)
-    # DDP imports torch._dynamo; imported once the group exists, it keeps the group alive to
-    # interpreter shutdown, where Gloo can abort the process (docs/reliability.md).
-    importlib.import_module("torch._dynamo")
+    import_dynamo_before_the_group()
     dist.init_process_group("gloo", rank=rank, world_size=WORLD)
 
 

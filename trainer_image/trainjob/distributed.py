@@ -34,6 +34,16 @@ def resolve_backend(requested: str, cuda_available: bool) -> str:
     return requested
 
 
+def import_dynamo_before_the_group() -> None:
+    """Import `torch._dynamo` now, before a process group exists (call it before creating one).
+
+    DDP imports torch._dynamo; imported once a group exists, it keeps a reference to that group,
+    which then outlives `destroy_process_group` and dies with the interpreter, where Gloo's
+    teardown can abort a finished worker (docs/reliability.md). Imported first, it holds none.
+    """
+    importlib.import_module("torch._dynamo")
+
+
 def wait_for_master(addr: str, port: int, timeout_s: float, poll_s: float = 0.2) -> None:
     """Block until `addr:port` resolves and accepts TCP connections, or raise `RendezvousError`.
 
@@ -86,10 +96,7 @@ class DistributedContext:
             torch.cuda.set_device(device)
         if not env.distributed or dist.is_initialized():
             return cls(env, backend, device, owns_group=False)
-        # DDP imports torch._dynamo; imported once a group exists, it keeps a reference to that
-        # group, which then outlives `destroy_process_group` and dies with the interpreter, where
-        # Gloo's teardown can abort a finished worker. Imported first, it holds none.
-        importlib.import_module("torch._dynamo")
+        import_dynamo_before_the_group()
         if env.rank != 0:
             wait_for_master(env.master_addr, env.master_port, rendezvous_timeout_s)
         store = dist.TCPStore(
