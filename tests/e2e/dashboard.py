@@ -62,6 +62,29 @@ def watch_for_script(page: Any, accept: str = "") -> list[str]:
     return seen
 
 
+def record_failed_requests(page: Any) -> list[str]:
+    """Every request of the page that got no answer, and why (for a failure's message)."""
+    failed: list[str] = []
+    page.on("requestfailed", lambda request: failed.append(f"{request.url}: {request.failure}"))
+    return failed
+
+
+def drop_the_first_request(page: Any, pattern: str) -> list[str]:
+    """Abort the page's first request matching `pattern` as a lost network would, let the rest
+    through; the list of dropped URLs (as Chromium does when the host's network changes)."""
+    dropped: list[str] = []
+
+    def route(handled: Any) -> None:
+        if dropped:
+            handled.continue_()
+        else:
+            dropped.append(handled.request.url)
+            handled.abort("internetdisconnected")
+
+    page.route(pattern, route)
+    return dropped
+
+
 def assert_no_script_ran(page: Any) -> None:
     """No hostile string became markup: no <img> on the page, nothing set window.__pwned."""
     assert page.locator("img").count() == 0

@@ -27,6 +27,7 @@ from tests.e2e.dashboard import (
     HOSTILE_SCRIPT,
     Dashboard,
     assert_no_script_ran,
+    drop_the_first_request,
     screenshot_dir,
     watch_for_script,
 )
@@ -240,4 +241,63 @@ def test_a_list_the_user_may_not_read_says_why_and_never_that_there_are_none(
         expect(page.locator("#empty")).to_have_text("Loading the TrainJobs…")
         expect(page.locator("table.jobs")).to_have_attribute("aria-busy", "true")
         expect(page.locator("#count")).to_have_text("")
+    context.close()
+
+
+def test_a_page_whose_scripts_fail_to_load_reloads_itself_and_says_so_when_they_never_load(
+    control_plane: ControlPlane, jobs: str, browser: Any
+) -> None:
+    # Chromium drops the requests in flight when the host's network changes, as it does whenever
+    # a container starts beside it (net::ERR_NETWORK_CHANGED; seen here while pods started).
+    context = browser.new_context()
+    page = context.new_page()
+    loads: list[str] = []
+
+    def count_loads(request: Any) -> None:
+        if request.resource_type == "document":
+            loads.append(request.url)
+
+    page.on("request", count_loads)
+    with Dashboard(control_plane, "-n", jobs) as dashboard:
+        dropped = drop_the_first_request(page, "**/static/app.js")
+        page.goto(dashboard.url)
+        expect(row(page, f"{jobs}/alpha")).to_have_count(1)
+        expect(page.locator("#connection")).to_have_text("live")
+        assert len(dropped) == 1 and len(loads) == 2, (dropped, loads)  # reloaded once
+
+        page.unroute("**/static/app.js")
+        page.route("**/static/app.js", lambda route: route.abort("internetdisconnected"))
+        loads.clear()
+        page.reload()
+        notice = "the page's scripts did not load: reload the page"
+        expect(page.locator("#connection")).to_have_text(notice, timeout=30_000)
+        expect(page.locator("#connection")).to_have_attribute("data-state", "error")
+        assert len(loads) == 5, loads  # the reload asked for, and 4 of its own
+        page.wait_for_timeout(3_000)
+        assert len(loads) == 5, "it gave up, and stays given up"
+    context.close()
+
+
+def test_a_request_the_network_dropped_is_retried_on_a_job_page_and_named_on_the_compare_page(
+    control_plane: ControlPlane, jobs: str, browser: Any
+) -> None:
+    # beta is finished: once the stream's first snapshot is in, no status change asks its page to
+    # load it again.
+    context = browser.new_context()
+    page = context.new_page()
+    beta = f"**/api/jobs/{jobs}/beta"
+    with Dashboard(control_plane, "-n", jobs) as dashboard:
+        page.goto(dashboard.url)
+        expect(row(page, f"{jobs}/beta")).to_have_count(1)
+        dropped = drop_the_first_request(page, beta)
+        page.click(f'tr[data-key="{jobs}/beta"] a.job-link')
+        expect(page.locator('#curves figure[data-metric="loss"] path.series')).to_have_count(1)
+        expect(page.locator("#stop-message")).to_be_hidden()
+        assert len(dropped) == 1
+
+        page.unroute(beta)
+        page.route(beta, lambda route: route.abort("internetdisconnected"))
+        page.goto(f"{dashboard.url}#/compare?jobs={jobs}/alpha,{jobs}/beta")
+        expect(page.locator('#compare-curves figure[data-metric="loss"] path.series')).to_have_count(1)
+        expect(page.locator("#compare-problems")).to_contain_text(f"{jobs}/beta: could not load it")
     context.close()

@@ -17,6 +17,7 @@ from tests.e2e.dashboard import (
     HOSTILE_SCRIPT,
     Dashboard,
     assert_no_script_ran,
+    record_failed_requests,
     screenshot_dir,
     watch_for_script,
 )
@@ -66,6 +67,7 @@ def test_a_training_run_progresses_live_shows_curves_and_logs_and_stops_from_the
     context = browser.new_context(viewport={"width": 1360, "height": 900})
     page = context.new_page()
     unexpected = watch_for_script(page, accept="Stop digits?")
+    failed_requests = record_failed_requests(page)
     key = f"{namespace}/digits"
     with Dashboard(cp, "-n", namespace) as dashboard:
         page.goto(dashboard.url)
@@ -83,7 +85,12 @@ def test_a_training_run_progresses_live_shows_curves_and_logs_and_stops_from_the
         except AssertionError as error:  # seen once in a clean-clone run: say what the server and status held
             rows = page.evaluate("() => fetch('/api/jobs').then((response) => response.json())")
             status = get_trainjob(cp, namespace, "digits").get("status")
-            raise AssertionError(f"{error}\nthe server's rows: {rows}\nthe status: {status}") from error
+            shown = page.locator(f'tr[data-key="{key}"]').inner_html()
+            badge = page.locator("#connection").text_content()
+            raise AssertionError(
+                f"{error}\nthe server's rows: {rows}\nthe status: {status}\nthe page's row: {shown}\n"
+                f"its badge: {badge}\nits failed requests: {failed_requests}"
+            ) from error
         page.screenshot(path=str(screenshots / "dashboard-list.png"), clip=LIST_CLIP)
 
         page.click(f'tr[data-key="{key}"] a.job-link')

@@ -11,9 +11,13 @@ export function showCompare(view, keys) {
   let gone = false;
   Promise.all(keys.map(async (key) => {
     const [namespace, name] = key.split("/");
-    const response = await fetch(`/api/jobs/${encodeURIComponent(namespace)}/${encodeURIComponent(name)}`);
-    const body = await response.json().catch(() => ({}));
-    return { key, ok: response.ok, body };
+    try {
+      const response = await fetch(`/api/jobs/${encodeURIComponent(namespace)}/${encodeURIComponent(name)}`);
+      const body = await response.json().catch(() => ({}));
+      return { key, ok: response.ok, body };
+    } catch (error) { // no answer: that job's line is missing, and the page says why
+      return { key, ok: false, body: { error: `could not load it: ${error}` } };
+    }
   })).then((results) => {
     if (gone) return;
     const runs = [];

@@ -33,6 +33,7 @@ export function showJob(view, namespace, name) {
     sections.workers, sections.logs, sections.events);
 
   let detail = null, timer = 0, fetching = false, again = false, gone = false, logSource = null, logRank = null;
+  let loadFailed = false; // the message shown is why the last load failed
 
   async function refresh() {
     if (fetching) { again = true; return; }
@@ -41,11 +42,13 @@ export function showJob(view, namespace, name) {
       const response = await fetch(`/api/jobs/${encodeURIComponent(namespace)}/${encodeURIComponent(name)}`);
       const body = await response.json();
       if (gone) return;
-      if (!response.ok) { showMessage(body.error || `HTTP ${response.status}`, "error"); return; }
+      if (!response.ok) { showMessage(body.error || `HTTP ${response.status}`, "error", true); return; }
+      if (loadFailed) { loadFailed = false; message.hidden = true; }
       detail = body;
       render();
     } catch (error) {
-      if (!gone) showMessage(`Could not load the job: ${error}`, "error");
+      // No answer (a dropped connection, the server away): try again, as the event stream does.
+      if (!gone) { showMessage(`Could not load the job: ${error}; retrying…`, "error", true); again = true; }
     } finally {
       fetching = false;
       if (again && !gone) { again = false; schedule(); }
@@ -55,7 +58,8 @@ export function showJob(view, namespace, name) {
     if (!timer) timer = setTimeout(() => { timer = 0; refresh(); }, REFRESH_MS);
   }
 
-  function showMessage(text, kind) {
+  function showMessage(text, kind, failedLoad = false) {
+    loadFailed = failedLoad;
     message.hidden = false;
     message.className = `message ${kind}`;
     message.textContent = text;
