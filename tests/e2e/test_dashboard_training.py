@@ -4,7 +4,9 @@ stops the job as `trainjob stop` does, and a worker's hostile log lines render a
 
 from __future__ import annotations
 
+import json
 import subprocess
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +52,13 @@ def progress_of(page: Any, key: str) -> float:
     return float(value or 0)
 
 
+def server_row(dashboard: Dashboard, key: str) -> dict[str, Any]:
+    """The dashboard server's row of a TrainJob (`GET /api/jobs`), or {"losses": []} without one."""
+    with urllib.request.urlopen(f"{dashboard.url}api/jobs", timeout=10) as response:
+        rows = json.load(response)["rows"]
+    return next((row for row in rows if row["key"] == key), {"losses": []})
+
+
 def test_a_training_run_progresses_live_shows_curves_and_logs_and_stops_from_the_page(
     control_plane: ControlPlane,
     test_node: TestNode,
@@ -80,8 +89,15 @@ def test_a_training_run_progresses_live_shows_curves_and_logs_and_stops_from_the
 
         wait_until(advanced, "the progress bar to advance", timeout=60, every=0.2)
         assert page.evaluate("() => window.__sameDocument === true"), "the page was reloaded"
+        # The sparkline needs two losses: the server has them as fast as the run trains (slow on a
+        # busy machine); then the page follows at once.
+        wait_until(
+            lambda: len(server_row(dashboard, key)["losses"]) >= 2,
+            lambda: f"two losses in the server's row {server_row(dashboard, key)}",
+            timeout=120,
+        )
         try:
-            expect(page.locator(f'tr[data-key="{key}"] svg.spark polyline')).to_have_count(1, timeout=30_000)
+            expect(page.locator(f'tr[data-key="{key}"] svg.spark polyline')).to_have_count(1)
         except AssertionError as error:  # seen once in a clean-clone run: say what the server and status held
             rows = page.evaluate("() => fetch('/api/jobs').then((response) => response.json())")
             status = get_trainjob(cp, namespace, "digits").get("status")
