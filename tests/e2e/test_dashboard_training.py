@@ -99,13 +99,12 @@ def test_a_training_run_progresses_live_shows_curves_and_logs_and_stops_from_the
         try:
             expect(page.locator(f'tr[data-key="{key}"] svg.spark polyline')).to_have_count(1)
         except AssertionError as error:  # seen once in a clean-clone run: say what the server and status held
-            rows = page.evaluate("() => fetch('/api/jobs').then((response) => response.json())")
             status = get_trainjob(cp, namespace, "digits").get("status")
             shown = page.locator(f'tr[data-key="{key}"]').inner_html()
             badge = page.locator("#connection").text_content()
             raise AssertionError(
-                f"{error}\nthe server's rows: {rows}\nthe status: {status}\nthe page's row: {shown}\n"
-                f"its badge: {badge}\nits failed requests: {failed_requests}"
+                f"{error}\nthe server's row: {server_row(dashboard, key)}\nthe status: {status}\n"
+                f"the page's row: {shown}\nits badge: {badge}\nits failed requests: {failed_requests}"
             ) from error
         page.screenshot(path=str(screenshots / "dashboard-list.png"), clip=LIST_CLIP)
 
