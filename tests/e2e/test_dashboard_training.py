@@ -59,6 +59,11 @@ def server_row(dashboard: Dashboard, key: str) -> dict[str, Any]:
     return next((row for row in rows if row["key"] == key), {"losses": []})
 
 
+def said_by(dashboard: Dashboard) -> str:
+    """What the dashboard server logged (its watch's warnings among them), for a failure's message."""
+    return "the dashboard's log:\n" + "\n".join(dashboard.command.err[-40:])
+
+
 def test_a_training_run_progresses_live_shows_curves_and_logs_and_stops_from_the_page(
     control_plane: ControlPlane,
     test_node: TestNode,
@@ -93,7 +98,7 @@ def test_a_training_run_progresses_live_shows_curves_and_logs_and_stops_from_the
         # busy machine); then the page follows at once.
         wait_until(
             lambda: len(server_row(dashboard, key)["losses"]) >= 2,
-            lambda: f"two losses in the server's row {server_row(dashboard, key)}",
+            lambda: f"two losses in the server's row {server_row(dashboard, key)}\n{said_by(dashboard)}",
             timeout=120,
         )
         try:
@@ -104,7 +109,8 @@ def test_a_training_run_progresses_live_shows_curves_and_logs_and_stops_from_the
             badge = page.locator("#connection").text_content()
             raise AssertionError(
                 f"{error}\nthe server's row: {server_row(dashboard, key)}\nthe status: {status}\n"
-                f"the page's row: {shown}\nits badge: {badge}\nits failed requests: {failed_requests}"
+                f"the page's row: {shown}\nits badge: {badge}\nits failed requests: {failed_requests}\n"
+                f"{said_by(dashboard)}"
             ) from error
         page.screenshot(path=str(screenshots / "dashboard-list.png"), clip=LIST_CLIP)
 
