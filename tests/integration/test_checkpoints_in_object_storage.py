@@ -93,3 +93,31 @@ def test_a_refused_upload_fails_the_fit_with_the_reason(make_trainer, s3_bucket,
 
 def test_an_object_store_path_lists_nothing_before_the_first_save(s3_bucket):
     assert ObjectStorage(f"{s3_bucket}/never-written").names() == []
+
+
+def test_a_resume_prunes_what_an_attempt_stopped_between_its_save_and_its_pruning_left(
+    make_trainer, location
+):
+    # Three checkpoints where keepLast is 2, as an earlier attempt leaves them when it is killed
+    # after saving its last epoch's checkpoint and before pruning. This attempt has nothing to save.
+    first = CheckpointSaver(path=location, keep_last=3)
+    make_trainer(TrainerConfig(max_epochs=3, batch_size=8), callbacks=[first]).fit()
+    assert [f.epoch for f in first.store.files()] == [1, 2, 3]
+    saver = CheckpointSaver(path=location, keep_last=2)
+    make_trainer(TrainerConfig(max_epochs=3, batch_size=8), callbacks=[saver]).fit()
+
+    assert (saver.resumed_from, saver.resumed_epoch) == (f"{location}/ckpt-e000003-b000000000.pt", 3)
+    assert [f.epoch for f in saver.store.files()] == [2, 3]
+
+
+def test_the_prune_at_a_resume_keeps_the_checkpoint_it_resumed_from(location):
+    store = CheckpointStore(location, keep_last=3)
+    for epoch in (1, 2, 3):
+        store.save(payload(epoch), epoch, 0)
+    store.storage.write("ckpt-e000003-b000000000.pt", lambda handle: handle.write(b"torn"))
+
+    loaded = CheckpointSaver(path=location, keep_last=1).open_for_resume()
+
+    assert loaded is not None and loaded.file.epoch == 2
+    # keepLast 1 would keep only the unreadable newest one: the one resumed from stays too.
+    assert [f.epoch for f in store.files()] == [2, 3]

@@ -80,10 +80,14 @@ class CheckpointStore:
         self.prune()
         return written
 
-    def prune(self) -> None:
-        """Delete all but the newest `keep_last` checkpoints."""
+    def prune(self, spare: CheckpointFile | None = None) -> list[str]:
+        """Delete all but the newest `keep_last` checkpoints, never `spare`; the paths deleted."""
+        deleted = []
         for stale in self.files()[: -self.keep_last]:
-            self.storage.delete(_name(stale))
+            if stale != spare:
+                self.storage.delete(_name(stale))
+                deleted.append(stale.path)
+        return deleted
 
     def remove_temporaries(self) -> list[str]:
         """Delete the temporary files that interrupted saves left; their names."""

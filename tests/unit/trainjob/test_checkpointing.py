@@ -94,6 +94,24 @@ def test_rank_0_removes_only_its_own_leftover_temporaries_at_start(make_trainer,
     assert sorted(p.name for p in checkpoints.iterdir()) == sorted([*others, "ckpt-e000001-b000000000.pt"])
 
 
+def test_a_prune_that_fails_at_a_resume_is_logged_and_the_resume_goes_on(
+    make_trainer, tmp_path, monkeypatch, caplog
+):
+    checkpoints = tmp_path / "ckpt"
+    fit_with_status(make_trainer, checkpoints, tmp_path / "status.json", max_epochs=2, keep_last=3)
+    saver = CheckpointSaver(path=str(checkpoints), keep_last=1)
+
+    def refuse(name: str) -> None:
+        raise PermissionError(f"may not delete {name}")
+
+    monkeypatch.setattr(saver.store.storage, "delete", refuse)
+    loaded = saver.open_for_resume()
+
+    assert loaded is not None and loaded.file.epoch == 2
+    assert f"could not prune old checkpoints in {checkpoints}: may not delete" in caplog.text
+    assert [f.epoch for f in saver.store.files()] == [1, 2]
+
+
 def _save_forever(directory: str, ready: multiprocessing.Event) -> None:
     """Save checkpoints of a ~4 MB model back to back: epoch n holds tensors filled with n.
 

@@ -6,7 +6,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from trainjob.callbacks.base import Callback
-from trainjob.checkpointing import CheckpointStore, LoadedCheckpoint
+from trainjob.checkpointing import CheckpointFile, CheckpointStore, LoadedCheckpoint
 from trainjob.config import CheckpointConfig
 from trainjob.state import StopReason
 
@@ -28,7 +28,8 @@ class CheckpointSaver(Callback):
 
     At the start rank 0 removes what interrupted saves left, skips a newest checkpoint that
     cannot be read (using the one before it) and records which one it resumed from, or that
-    it found none (`resume_message`, reported in the status). A save that fails raises
+    it found none (`resume_message`, reported in the status); then it prunes what an attempt
+    stopped between a save and its pruning left beyond `keep_last`. A save that fails raises
     `CheckpointSaveFailed`: the worker exits non-zero with the reason in `save_error` (and in
     the status), so the group restarts from the last good checkpoint while the budget allows,
     rather than training on with nothing a restart could resume from.
@@ -54,7 +55,8 @@ class CheckpointSaver(Callback):
     def open_for_resume(self) -> LoadedCheckpoint | None:
         """Rank 0's start: clear interrupted saves, then the newest readable checkpoint (if resuming).
 
-        Says on stdout (and through `resume_message` in the status) what it resumed from.
+        Pruning to `keep_last` follows, sparing the checkpoint resumed from. Says on stdout (and
+        through `resume_message` in the status) what it resumed from.
         """
         for name in self.store.remove_temporaries():
             log.warning("removed %s, left by a save that was interrupted", name)
@@ -75,8 +77,23 @@ class CheckpointSaver(Callback):
             self.resume_message = f"resumed from {loaded.file.path} ({where})"
             if loaded.skipped:
                 self.resume_message += f"; skipped unreadable {', '.join(loaded.skipped)}"
+            self._prune_leftovers(loaded.file)
         print(f"checkpoint: {self.resume_message}", flush=True)
         return loaded
+
+    def _prune_leftovers(self, resumed: CheckpointFile) -> None:
+        """Delete what an attempt stopped between a save and its pruning left beyond `keep_last`.
+
+        Without this, it would stay for good when this attempt has nothing left to save. The
+        checkpoint `resumed` from is never deleted, even when newer ones are unreadable.
+        """
+        try:
+            pruned = self.store.prune(spare=resumed)
+        except OSError as error:  # housekeeping: the resume goes on, the next save prunes again
+            log.warning("could not prune old checkpoints in %s: %s", self.store.location, error)
+            return
+        for path in pruned:
+            log.info("removed %s: beyond keepLast, left by an interrupted attempt", path)
 
     def on_epoch_complete(self, trainer: Trainer) -> None:
         """Save when the schedule, the last epoch or an agreed stop says so."""
